@@ -1,1 +1,22 @@
-//! placeholder during bootstrap
+//! The authorization engine: domain model, policy compilation, evaluation and explanation.
+//!
+//! Pure by design (no I/O, no async, no clock): a [`TenantPolicy`] compiles into an immutable
+//! [`Snapshot`]; [`Snapshot::check`] turns a [`CheckRequest`] into a [`Decision`], and
+//! [`Snapshot::explain`] does the same while recording every step. Time is a parameter
+//! (`CheckRequest::now`) so tests control it.
+
+pub mod attr;
+pub mod condition;
+pub mod decision;
+pub mod error;
+mod eval;
+pub mod model;
+pub mod policy;
+mod snapshot;
+
+pub use attr::{AttrValue, Attributes};
+pub use decision::{Decision, DecisionBasis, ExplainStep, Obligations, Reason, StepOutcome};
+pub use error::PolicyError;
+pub use eval::{CheckRequest, PrincipalRef, ResourceRef};
+pub use model::{FieldVisibility, PrincipalKind, TenantPolicy};
+pub use snapshot::{MAX_ID_LEN, Snapshot};

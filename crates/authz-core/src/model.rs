@@ -265,10 +265,13 @@ impl<'de> Deserialize<'de> for GrantScope {
 }
 
 /// How much of a classified field a decision lets the caller show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldVisibility {
     /// Hidden entirely.
+    #[default]
     Off,
     /// Last four characters only.
     Mask,
@@ -281,7 +284,9 @@ impl FieldVisibility {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum PrincipalKind {
     #[default]

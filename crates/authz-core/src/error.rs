@@ -1,0 +1,80 @@
+//! Errors raised while loading or compiling a policy. A check never errors: it denies.
+
+use crate::condition::ConditionError;
+
+/// A policy that cannot be compiled into a snapshot. Each variant names what an admin must fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("policy file does not parse: {0}")]
+    Parse(String),
+    #[error("{what} `{id}` is not a valid identifier: {why}")]
+    InvalidId {
+        what: &'static str,
+        id: String,
+        why: &'static str,
+    },
+    #[error("tenant id `{0}` is reserved for platform staff")]
+    ReservedTenant(String),
+    #[error("duplicate {what} `{id}`")]
+    Duplicate { what: &'static str, id: String },
+    #[error("unknown time zone `{0}`")]
+    UnknownTimeZone(String),
+    #[error("resource type `{resource_type}`: relation `{relation}` must name exactly one of `container` or `subject`")]
+    RelationKind {
+        resource_type: String,
+        relation: String,
+    },
+    #[error("resource type `{resource_type}`: relation `{relation}` points at `{target}`, which is not a container type in the catalog")]
+    NotAContainer {
+        resource_type: String,
+        relation: String,
+        target: String,
+    },
+    #[error("resource type `{resource_type}`: field `{field}` has unknown sensitivity class `{class}`")]
+    UnknownSensitivityClass {
+        resource_type: String,
+        field: String,
+        class: String,
+    },
+    #[error("{location}: unknown permission `{permission}`")]
+    UnknownPermission {
+        location: String,
+        permission: String,
+    },
+    #[error("{location}: unknown {what} `{id}`")]
+    UnknownReference {
+        location: String,
+        what: &'static str,
+        id: String,
+    },
+    #[error("role `{role}`: scope `related:{relation}` names a relation no resource type declares")]
+    UnknownRelation { role: String, relation: String },
+    #[error("role `{role}`: field visibility for `{key}`, which is neither a sensitivity class nor a classified field")]
+    UnknownField { role: String, key: String },
+    #[error("role `{0}` inherits from itself through its parents")]
+    InheritanceCycle(String),
+    #[error("role `{role}` removes `{permission}`, which role type `{role_type}` always keeps")]
+    LockedGrantRemoved {
+        role: String,
+        role_type: String,
+        permission: String,
+    },
+    #[error("{count} custom roles exceed the plan's limit of {limit}")]
+    CustomRoleLimit { count: usize, limit: u32 },
+    #[error("{location}: invalid condition `{source_text}`: {error}")]
+    Condition {
+        location: String,
+        source_text: String,
+        error: ConditionError,
+    },
+    #[error("relationship `{relationship}`: {why}")]
+    Relationship { relationship: String, why: String },
+    #[error("binding `{binding}`: `{location}` is not a container (`type:id` of a container type)")]
+    BindingLocation { binding: String, location: String },
+    #[error("{what} `{id}`: window ends before it starts")]
+    EmptyWindow { what: &'static str, id: String },
+    #[error("constraint `{0}` names no permission and no category")]
+    EmptyConstraint(String),
+    #[error("binding `{0}`: only platform bindings may list tenants")]
+    TenantsOnTenantBinding(String),
+}

@@ -1,0 +1,695 @@
+//! Evaluating a check against a [`Snapshot`].
+//!
+//! Order (the architecture's): tenant active → resource type and action known → principal
+//! active, session valid, token version current → API key scope → delegation → tenant
+//! entitlement → constraints (forbid wins) → active bindings' grants whose scope and condition
+//! hold. Deny by default. Check and explain run this one function; only the tracer differs.
+
+use chrono::{DateTime, Utc};
+
+use crate::attr::{Attributes, attributes_to_cel};
+use crate::condition::ConditionInput;
+use crate::decision::{
+    Decision, DecisionBasis, ExplainStep, NoTrace, Obligations, Reason, StepOutcome, Tracer,
+};
+use crate::model::{FieldVisibility, PrincipalKind, PrincipalStatus, TenantStatus};
+use crate::snapshot::{
+    CompiledBinding, CompiledGrant, CompiledPrincipal, NodeId, PermId, ResourceFacts, Scope,
+    Snapshot,
+};
+
+/// Who is asking, as the caller's token says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrincipalRef<'a> {
+    pub kind: PrincipalKind,
+    pub id: &'a str,
+    pub session_id: Option<&'a str>,
+    pub api_key_id: Option<&'a str>,
+    /// The token version the caller's token carries; must equal the principal's current one.
+    pub token_version: Option<u64>,
+    /// Platform staff, resolved through the platform tenant's bindings.
+    pub platform: bool,
+}
+
+impl<'a> PrincipalRef<'a> {
+    /// A user with no session, key or token version to verify.
+    pub fn user(id: &'a str) -> Self {
+        PrincipalRef {
+            kind: PrincipalKind::User,
+            id,
+            session_id: None,
+            api_key_id: None,
+            token_version: None,
+            platform: false,
+        }
+    }
+}
+
+/// The resource acted on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResourceRef<'a> {
+    pub resource_type: &'a str,
+    pub id: &'a str,
+    pub attributes: &'a Attributes,
+}
+
+/// One authorization question.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CheckRequest<'a> {
+    pub principal: PrincipalRef<'a>,
+    /// Action name within the resource type (`view` on `patient` is `patient.view`).
+    pub action: &'a str,
+    pub resource: ResourceRef<'a>,
+    pub context: &'a Attributes,
+    /// The delegator `principal` acts for.
+    pub on_behalf_of: Option<PrincipalRef<'a>>,
+    pub now: DateTime<Utc>,
+}
+
+/// Request-scoped state shared by the stages.
+struct Evaluation<'s, 'r> {
+    snapshot: &'s Snapshot,
+    request: &'r CheckRequest<'r>,
+    now: i64,
+    perm: PermId,
+    node: Option<NodeId>,
+    facts: Option<&'s ResourceFacts>,
+    resource_is_container: bool,
+    /// CEL values of `resource`, `context` and `now`, built on first use.
+    cel_inputs: Option<(cel::Value, cel::Value, cel::Value)>,
+}
+
+enum GrantOutcome<'s> {
+    Allowed {
+        basis: DecisionBasis<'s>,
+        obligations: Obligations,
+    },
+    Denied {
+        reason: Reason,
+        message: String,
+    },
+}
+
+impl Snapshot {
+    /// Decides `request`. Never fails: anything unproven is a deny with a reason.
+    pub fn check<'s>(&'s self, request: &CheckRequest<'_>) -> Decision<'s> {
+        self.evaluate(request, &mut NoTrace)
+    }
+
+    /// Decides `request` and returns every step that led there.
+    pub fn explain<'s>(&'s self, request: &CheckRequest<'_>) -> (Decision<'s>, Vec<ExplainStep>) {
+        let mut trace = Vec::new();
+        let decision = self.evaluate(request, &mut trace);
+        trace.push(ExplainStep::new(
+            "decision",
+            if decision.allowed {
+                StepOutcome::Pass
+            } else {
+                StepOutcome::Fail
+            },
+            format!("{}: {}", decision.reason.code(), decision.message),
+        ));
+        (decision, trace)
+    }
+
+    fn deny<T: Tracer>(
+        &self,
+        trace: &mut T,
+        stage: &'static str,
+        reason: Reason,
+        message: String,
+    ) -> Decision<'_> {
+        trace.step(|| ExplainStep::new(stage, StepOutcome::Fail, message.clone()));
+        Decision::deny(reason, message, self.revision)
+    }
+
+    fn evaluate<'s, T: Tracer>(&'s self, request: &CheckRequest<'_>, trace: &mut T) -> Decision<'s> {
+        if self.tenant_status != TenantStatus::Active {
+            return self.deny(
+                trace,
+                "tenant",
+                Reason::TenantInactive,
+                format!("tenant `{}` is {:?}", self.tenant_id, self.tenant_status).to_lowercase(),
+            );
+        }
+        trace.step(|| ExplainStep::new("tenant", StepOutcome::Pass, format!("tenant `{}` is active", self.tenant_id)));
+
+        let resource = &request.resource;
+        let Some(type_id) = self.type_index.get(resource.resource_type).copied() else {
+            return self.deny(
+                trace,
+                "permission",
+                Reason::UnknownResourceType,
+                format!("resource type `{}` is not in the catalog", resource.resource_type),
+            );
+        };
+        let resource_type = &self.types[type_id as usize];
+        let Some(perm) = resource_type.actions.get(request.action).copied() else {
+            return self.deny(
+                trace,
+                "permission",
+                Reason::UnknownAction,
+                format!(
+                    "resource type `{}` has no action `{}`",
+                    resource.resource_type, request.action
+                ),
+            );
+        };
+        let permission = &*self.perms[perm as usize].name;
+
+        let actor = match self.authenticate(&request.principal, perm, request.now.timestamp_micros(), trace) {
+            Ok(actor) => actor,
+            Err(decision) => return decision,
+        };
+
+        let now = request.now.timestamp_micros();
+        let mut delegation_id = "";
+        let subject = match &request.on_behalf_of {
+            None => actor,
+            Some(delegator) => {
+                let found = (!request.principal.platform && !delegator.platform)
+                    .then(|| self.delegations.get(actor.id.as_ref()))
+                    .flatten()
+                    .and_then(|delegations| {
+                        delegations.iter().find(|d| {
+                            *d.delegator == *delegator.id && d.window.contains(now) && d.perms.contains(perm)
+                        })
+                    });
+                let Some(delegation) = found else {
+                    return self.deny(
+                        trace,
+                        "delegation",
+                        Reason::DelegationInvalid,
+                        format!(
+                            "no active delegation lets `{}` exercise `{permission}` for `{}`",
+                            actor.id, delegator.id
+                        ),
+                    );
+                };
+                let subject = match self.principals.get(delegator.id) {
+                    Some(subject) if subject.kind == delegator.kind => subject,
+                    _ => {
+                        return self.deny(
+                            trace,
+                            "delegation",
+                            Reason::DelegationInvalid,
+                            format!("delegator `{}` is not a principal of this tenant", delegator.id),
+                        );
+                    }
+                };
+                if subject.status != PrincipalStatus::Active {
+                    return self.deny(
+                        trace,
+                        "delegation",
+                        Reason::PrincipalInactive,
+                        format!("delegator `{}` is {:?}", subject.id, subject.status).to_lowercase(),
+                    );
+                }
+                delegation_id = &delegation.id;
+                trace.step(|| {
+                    ExplainStep::new(
+                        "delegation",
+                        StepOutcome::Pass,
+                        format!("`{}` acts for `{}` under delegation `{}`", actor.id, subject.id, delegation.id),
+                    )
+                    .permission(permission)
+                });
+                subject
+            }
+        };
+
+        let entry = &self.perms[perm as usize];
+        if !entry.entitled {
+            return self.deny(
+                trace,
+                "entitlement",
+                Reason::NotEntitled,
+                format!(
+                    "`{permission}` needs feature `{}`, which the tenant lacks",
+                    entry.feature.as_deref().unwrap_or_default()
+                ),
+            );
+        }
+        trace.step(|| ExplainStep::new("entitlement", StepOutcome::Pass, "the tenant is entitled").permission(permission));
+
+        let node = self.nodes[type_id as usize].get(resource.id).copied();
+        let mut evaluation = Evaluation {
+            snapshot: self,
+            request,
+            now,
+            perm,
+            node,
+            facts: node.map(|node| &self.facts[node as usize]),
+            resource_is_container: resource_type.container,
+            cel_inputs: None,
+        };
+
+        // Forbid wins: a constraint that applies to the actor or to the principal they act
+        // for denies whatever the grants say.
+        for index in &self.constraints_by_perm[perm as usize] {
+            let constraint = &self.constraints[*index as usize];
+            let applies = evaluation.constraint_applies(*index, actor, trace)
+                || (!std::ptr::eq(actor, subject) && evaluation.constraint_applies(*index, subject, trace));
+            if applies {
+                let mut decision = self.deny(
+                    trace,
+                    "constraint",
+                    Reason::ForbiddenByConstraint,
+                    format!("constraint `{}` forbids `{permission}`: {}", constraint.id, constraint.description),
+                );
+                decision.basis = DecisionBasis {
+                    permission,
+                    constraint_id: &constraint.id,
+                    delegation_id,
+                    ..DecisionBasis::default()
+                };
+                return decision;
+            }
+        }
+
+        match evaluation.grants(subject, trace) {
+            GrantOutcome::Allowed { mut basis, obligations } => {
+                basis.delegation_id = delegation_id;
+                Decision {
+                    allowed: true,
+                    reason: Reason::Granted,
+                    message: "granted".into(),
+                    basis,
+                    obligations,
+                    revision: self.revision,
+                }
+            }
+            GrantOutcome::Denied { reason, message } => {
+                let mut decision = Decision::deny(reason, message, self.revision);
+                decision.basis.permission = permission;
+                decision.basis.delegation_id = delegation_id;
+                decision
+            }
+        }
+    }
+
+    /// Principal active, session valid, token version current, API key valid and in scope.
+    fn authenticate<'s, T: Tracer>(
+        &'s self,
+        principal: &PrincipalRef<'_>,
+        perm: PermId,
+        now: i64,
+        trace: &mut T,
+    ) -> Result<&'s CompiledPrincipal, Decision<'s>> {
+        let directory = if principal.platform {
+            &self.platform_principals
+        } else {
+            &self.principals
+        };
+        let found = directory
+            .get(principal.id)
+            .filter(|candidate| candidate.kind == principal.kind);
+        let Some(actor) = found else {
+            let whose = if principal.platform { "platform staff reaching" } else { "principal of" };
+            return Err(self.deny(
+                trace,
+                "principal",
+                Reason::PrincipalUnknown,
+                format!(
+                    "{} `{}` is not a {whose} tenant `{}`",
+                    principal.kind.as_str(),
+                    principal.id,
+                    self.tenant_id
+                ),
+            ));
+        };
+        if actor.status != PrincipalStatus::Active {
+            return Err(self.deny(
+                trace,
+                "principal",
+                Reason::PrincipalInactive,
+                format!("principal `{}` is {:?}", actor.id, actor.status).to_lowercase(),
+            ));
+        }
+        trace.step(|| ExplainStep::new("principal", StepOutcome::Pass, format!("`{}` is active", actor.id)));
+
+        match principal.session_id {
+            None => trace.step(|| ExplainStep::new("session", StepOutcome::Skip, "no session to verify")),
+            Some(session_id) => match actor.sessions.get(session_id) {
+                Some(session) if !session.revoked && now < session.expires_at => {
+                    trace.step(|| ExplainStep::new("session", StepOutcome::Pass, format!("session `{session_id}` is valid")));
+                }
+                Some(session) => {
+                    let why = if session.revoked { "revoked" } else { "expired" };
+                    return Err(self.deny(
+                        trace,
+                        "session",
+                        Reason::SessionInvalid,
+                        format!("session `{session_id}` is {why}"),
+                    ));
+                }
+                None => {
+                    return Err(self.deny(
+                        trace,
+                        "session",
+                        Reason::SessionInvalid,
+                        format!("session `{session_id}` is unknown for `{}`", actor.id),
+                    ));
+                }
+            },
+        }
+
+        match principal.token_version {
+            None => trace.step(|| ExplainStep::new("token_version", StepOutcome::Skip, "no token version to verify")),
+            Some(version) if version == actor.token_version => {
+                trace.step(|| ExplainStep::new("token_version", StepOutcome::Pass, format!("token version {version} is current")));
+            }
+            Some(version) => {
+                return Err(self.deny(
+                    trace,
+                    "token_version",
+                    Reason::TokenVersionStale,
+                    format!(
+                        "token version {version} is not the current {}: sign in again",
+                        actor.token_version
+                    ),
+                ));
+            }
+        }
+
+        match principal.api_key_id {
+            None => trace.step(|| ExplainStep::new("api_key", StepOutcome::Skip, "no api key")),
+            Some(key_id) => match actor.api_keys.get(key_id) {
+                Some(key) if !key.revoked && now < key.expires_at => {
+                    if !key.scopes.contains(perm) {
+                        return Err(self.deny(
+                            trace,
+                            "api_key",
+                            Reason::ApiKeyScope,
+                            format!(
+                                "api key `{key_id}` is not scoped for `{}`",
+                                self.perms[perm as usize].name
+                            ),
+                        ));
+                    }
+                    trace.step(|| ExplainStep::new("api_key", StepOutcome::Pass, format!("api key `{key_id}` is valid and in scope")));
+                }
+                Some(key) => {
+                    let why = if key.revoked { "revoked" } else { "expired" };
+                    return Err(self.deny(trace, "api_key", Reason::ApiKeyInvalid, format!("api key `{key_id}` is {why}")));
+                }
+                None => {
+                    return Err(self.deny(
+                        trace,
+                        "api_key",
+                        Reason::ApiKeyInvalid,
+                        format!("api key `{key_id}` is unknown for `{}`", actor.id),
+                    ));
+                }
+            },
+        }
+        Ok(actor)
+    }
+}
+
+impl<'s> Evaluation<'s, '_> {
+    fn holds_relation(&self, relation: crate::snapshot::RelationId, principal: &CompiledPrincipal) -> bool {
+        self.facts.is_some_and(|facts| {
+            facts
+                .subjects
+                .binary_search_by(|(held, kind, id)| {
+                    (*held, *kind, &**id).cmp(&(relation, principal.kind, &*principal.id))
+                })
+                .is_ok()
+        })
+    }
+
+    /// Whether the binding's locations (if any) contain the resource.
+    fn reaches(&self, binding: &CompiledBinding) -> bool {
+        let Some(locations) = &binding.locations else {
+            return true;
+        };
+        let Some(node) = self.node else {
+            return false;
+        };
+        let ancestors = self.facts.map_or(&[][..], |facts| &facts.ancestors);
+        locations
+            .iter()
+            .any(|location| *location == node || ancestors.binary_search(location).is_ok())
+    }
+
+    fn scope_holds(&self, scope: Scope, principal: &CompiledPrincipal) -> bool {
+        match scope {
+            Scope::Tenant => true,
+            Scope::Location => {
+                self.resource_is_container && self.node.is_some()
+                    || self.facts.is_some_and(|facts| !facts.ancestors.is_empty())
+            }
+            Scope::Related(relation) => self.holds_relation(relation, principal),
+        }
+    }
+
+    fn evaluate_condition(
+        &mut self,
+        condition: &crate::condition::Condition,
+        principal: &CompiledPrincipal,
+    ) -> Result<bool, String> {
+        let snapshot = self.snapshot;
+        let request = self.request;
+        let (resource, context, now) = self.cel_inputs.get_or_insert_with(|| {
+            let resource = attributes_to_cel(
+                request.resource.attributes,
+                [
+                    ("id", cel::Value::from(request.resource.id)),
+                    ("type", cel::Value::from(request.resource.resource_type)),
+                ],
+            );
+            let context = attributes_to_cel(request.context, []);
+            let now = cel::Value::Timestamp(request.now.fixed_offset());
+            (resource, context, now)
+        });
+        condition.evaluate(
+            &snapshot.env,
+            &ConditionInput {
+                principal: &principal.cel,
+                resource,
+                context,
+                tenant: &snapshot.tenant_cel,
+                now,
+            },
+        )
+    }
+
+    fn constraint_applies<T: Tracer>(
+        &mut self,
+        index: u32,
+        principal: &CompiledPrincipal,
+        trace: &mut T,
+    ) -> bool {
+        let snapshot = self.snapshot;
+        let constraint = &snapshot.constraints[index as usize];
+        let mut applies = true;
+        if let Some(role_types) = &constraint.role_types {
+            applies = principal.bindings.iter().any(|binding| {
+                binding.window.contains(self.now)
+                    && role_types.contains(&snapshot.roles[binding.role as usize].role_type)
+            });
+        }
+        if applies {
+            if let Some(relation) = constraint.when_related {
+                applies = self.holds_relation(relation, principal);
+            }
+        }
+        let mut detail = String::new();
+        if applies {
+            if let Some(condition) = &constraint.condition {
+                applies = match self.evaluate_condition(condition, principal) {
+                    Ok(result) => result,
+                    Err(error) => {
+                        if T::ENABLED {
+                            detail = format!("condition failed to evaluate, so the constraint applies: {error}");
+                        }
+                        true
+                    }
+                };
+            }
+        }
+        trace.step(|| {
+            let outcome = if applies { StepOutcome::Match } else { StepOutcome::NoMatch };
+            let detail = if detail.is_empty() {
+                format!("`{}` {} for `{}`", constraint.id, if applies { "applies" } else { "does not apply" }, principal.id)
+            } else {
+                detail
+            };
+            ExplainStep::new("constraint", outcome, detail).constraint(&constraint.id)
+        });
+        applies
+    }
+
+    fn grants<T: Tracer>(&mut self, principal: &'s CompiledPrincipal, trace: &mut T) -> GrantOutcome<'s> {
+        let snapshot = self.snapshot;
+        let permission = &*snapshot.perms[self.perm as usize].name;
+        let mut denial = (Reason::NoMatchingGrant, String::new());
+        let mut allowed: Option<(DecisionBasis<'s>, Obligations)> = None;
+        let note = |denial: &mut (Reason, String), reason: Reason, message: String| {
+            if reason.grant_stage_rank() > denial.0.grant_stage_rank() || denial.1.is_empty() {
+                *denial = (reason, message);
+            }
+        };
+
+        for binding in &principal.bindings {
+            let role = &snapshot.roles[binding.role as usize];
+            if !binding.window.contains(self.now) {
+                trace.step(|| {
+                    ExplainStep::new("binding", StepOutcome::Skip, "binding is outside its validity window")
+                        .binding(&binding.id)
+                        .role(&role.id)
+                });
+                continue;
+            }
+            if !role.perms.contains(self.perm) {
+                trace.step(|| {
+                    ExplainStep::new("binding", StepOutcome::NoMatch, format!("role `{}` does not grant `{permission}`", role.id))
+                        .binding(&binding.id)
+                        .role(&role.id)
+                });
+                continue;
+            }
+            if !self.reaches(binding) {
+                let message = format!(
+                    "binding `{}` of role `{}` does not reach `{}:{}`",
+                    binding.id, role.id, self.request.resource.resource_type, self.request.resource.id
+                );
+                trace.step(|| {
+                    ExplainStep::new("binding", StepOutcome::NoMatch, message.clone())
+                        .binding(&binding.id)
+                        .role(&role.id)
+                });
+                note(&mut denial, Reason::OutOfScope, message);
+                continue;
+            }
+            for grant in &role.grants[self.perm as usize] {
+                match self.grant_holds(grant, principal) {
+                    Err((reason, message)) => {
+                        trace.step(|| {
+                            let outcome = if reason == Reason::ConditionError { StepOutcome::Error } else { StepOutcome::NoMatch };
+                            ExplainStep::new("grant", outcome, message.clone())
+                                .binding(&binding.id)
+                                .role(&role.id)
+                                .permission(permission)
+                        });
+                        note(&mut denial, reason, message);
+                    }
+                    Ok(()) => {
+                        trace.step(|| {
+                            ExplainStep::new(
+                                "grant",
+                                StepOutcome::Match,
+                                format!("role `{}` grants `{permission}` with scope `{}`", grant.declared_by, grant.scope_text),
+                            )
+                            .binding(&binding.id)
+                            .role(&role.id)
+                            .permission(permission)
+                        });
+                        let done = match &mut allowed {
+                            None => {
+                                let basis = DecisionBasis {
+                                    role_id: &role.id,
+                                    binding_id: &binding.id,
+                                    permission,
+                                    scope: Some(&grant.scope_text),
+                                    constraint_id: "",
+                                    delegation_id: "",
+                                    source: Some(binding.source),
+                                };
+                                let obligations = Obligations {
+                                    field_visibility: grant.visibility.clone(),
+                                    step_up: grant.step_up,
+                                };
+                                let done = grant.all_full && !grant.step_up;
+                                allowed = Some((basis, obligations));
+                                done
+                            }
+                            Some((_, obligations)) => {
+                                obligations.step_up &= grant.step_up;
+                                merge_visibility(&mut obligations.field_visibility, grant);
+                                !obligations.step_up && is_all_full(&obligations.field_visibility)
+                            }
+                        };
+                        // Further grants could only widen what is already the widest answer.
+                        if done && !T::ENABLED {
+                            break;
+                        }
+                    }
+                }
+            }
+            if !T::ENABLED
+                && allowed
+                    .as_ref()
+                    .is_some_and(|(_, o)| !o.step_up && is_all_full(&o.field_visibility))
+            {
+                break;
+            }
+        }
+        match allowed {
+            Some((basis, obligations)) => GrantOutcome::Allowed { basis, obligations },
+            None => {
+                let (reason, mut message) = denial;
+                if message.is_empty() {
+                    message = format!("no active binding of `{}` grants `{permission}`", principal.id);
+                }
+                GrantOutcome::Denied { reason, message }
+            }
+        }
+    }
+
+    fn grant_holds(&mut self, grant: &CompiledGrant, principal: &CompiledPrincipal) -> Result<(), (Reason, String)> {
+        if !self.scope_holds(grant.scope, principal) {
+            return Err((
+                Reason::OutOfScope,
+                format!(
+                    "grant of role `{}` has scope `{}`, which does not cover `{}:{}`",
+                    grant.declared_by, grant.scope_text, self.request.resource.resource_type, self.request.resource.id
+                ),
+            ));
+        }
+        if let Some(condition) = &grant.condition {
+            match self.evaluate_condition(condition, principal) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err((
+                        Reason::ConditionNotMet,
+                        format!("condition `{}` of role `{}` is false", condition.source(), grant.declared_by),
+                    ));
+                }
+                Err(error) => {
+                    return Err((
+                        Reason::ConditionError,
+                        format!("condition `{}` of role `{}` failed: {error}", condition.source(), grant.declared_by),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_all_full(visibility: &Option<std::sync::Arc<[(std::sync::Arc<str>, FieldVisibility)]>>) -> bool {
+    visibility
+        .as_deref()
+        .is_none_or(|fields| fields.iter().all(|(_, v)| *v == FieldVisibility::Full))
+}
+
+/// Widens `current` field by field with what `grant` shows: the union of access.
+fn merge_visibility(
+    current: &mut Option<std::sync::Arc<[(std::sync::Arc<str>, FieldVisibility)]>>,
+    grant: &CompiledGrant,
+) {
+    let (Some(have), Some(more)) = (current.as_deref(), grant.visibility.as_deref()) else {
+        return;
+    };
+    if have.iter().zip(more).all(|((_, a), (_, b))| a >= b) {
+        return;
+    }
+    *current = Some(
+        have.iter()
+            .zip(more)
+            .map(|((field, a), (_, b))| (std::sync::Arc::clone(field), (*a).max(*b)))
+            .collect(),
+    );
+}
