@@ -55,7 +55,6 @@ impl PermSet {
 
 #[derive(Debug)]
 pub(crate) struct ResourceTypeEntry {
-    pub(crate) name: Arc<str>,
     pub(crate) container: bool,
     pub(crate) actions: FxHashMap<Box<str>, PermId>,
     /// Classified fields and their sensitivity class.
@@ -206,7 +205,6 @@ pub struct Snapshot {
     /// Resource nodes per resource type index, by resource id.
     pub(crate) nodes: Vec<FxHashMap<Box<str>, NodeId>>,
     pub(crate) facts: Vec<ResourceFacts>,
-    pub(crate) relations: FxHashMap<Box<str>, RelationId>,
     /// Delegations by delegate id.
     pub(crate) delegations: FxHashMap<Box<str>, Vec<CompiledDelegation>>,
 }
@@ -426,7 +424,6 @@ fn compile_catalog(policy: &TenantPolicy) -> Result<Catalog<'_>, PolicyError> {
         }
         type_index.insert(type_name.as_str().into(), type_id);
         types.push(ResourceTypeEntry {
-            name: Arc::from(type_name.as_str()),
             container: definition.container,
             actions,
             classified_fields,
@@ -1191,7 +1188,6 @@ fn compile_any(
         constraints_by_perm,
         nodes,
         facts,
-        relations: catalog.relations,
         delegations,
     })
 }

@@ -1,1 +1,96 @@
-//! placeholder during bootstrap
+//! Where tenant policies live. The [`Store`] trait is what the server loads from; this stage
+//! ships the in-memory backend (embedded mode and tests). The Postgres backend arrives with the
+//! admin API and must pass the same conformance tests.
+//!
+//! Stores only load and persist; they never decide.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use authz_core::model::PLATFORM_TENANT_ID;
+use authz_core::{PolicyError, Snapshot, TenantPolicy};
+use tokio::sync::RwLock;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("policy of tenant `{tenant}` is invalid: {error}")]
+    InvalidPolicy { tenant: String, error: PolicyError },
+    #[error("store is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// One tenant's policy at the revision it was last written.
+#[derive(Debug, Clone)]
+pub struct StoredTenant {
+    pub policy: Arc<TenantPolicy>,
+    pub revision: u64,
+}
+
+/// The source of truth for tenant policies.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Every tenant (the platform tenant excluded), with the revision of its last write.
+    async fn tenants(&self) -> Result<Vec<StoredTenant>, StoreError>;
+    /// The platform tenant's policy, if platform staff are configured.
+    async fn platform(&self) -> Result<Option<StoredTenant>, StoreError>;
+    /// Replaces (or creates) a tenant's policy after checking it compiles; returns the new
+    /// revision. An invalid policy writes nothing.
+    async fn put_tenant(&self, policy: TenantPolicy) -> Result<u64, StoreError>;
+}
+
+/// Tenant policies held in memory: the embedded mode of `authz-server` and the test backend.
+#[derive(Debug, Default)]
+pub struct InMemoryStore {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    revision: u64,
+    tenants: BTreeMap<String, StoredTenant>,
+    platform: Option<StoredTenant>,
+}
+
+impl InMemoryStore {
+    pub fn new() -> Self {
+        InMemoryStore::default()
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for InMemoryStore {
+    async fn tenants(&self) -> Result<Vec<StoredTenant>, StoreError> {
+        Ok(self.inner.read().await.tenants.values().cloned().collect())
+    }
+
+    async fn platform(&self) -> Result<Option<StoredTenant>, StoreError> {
+        Ok(self.inner.read().await.platform.clone())
+    }
+
+    async fn put_tenant(&self, policy: TenantPolicy) -> Result<u64, StoreError> {
+        let mut inner = self.inner.write().await;
+        let revision = inner.revision + 1;
+        let invalid = |error| StoreError::InvalidPolicy {
+            tenant: policy.tenant.id.clone(),
+            error,
+        };
+        if policy.tenant.id == PLATFORM_TENANT_ID {
+            Snapshot::compile_platform(&policy, revision).map_err(invalid)?;
+        } else {
+            let platform = inner.platform.as_ref().map(|stored| &*stored.policy);
+            Snapshot::compile(&policy, platform, revision).map_err(invalid)?;
+        }
+        inner.revision = revision;
+        let stored = StoredTenant {
+            policy: Arc::new(policy),
+            revision,
+        };
+        if stored.policy.tenant.id == PLATFORM_TENANT_ID {
+            inner.platform = Some(stored);
+        } else {
+            inner.tenants.insert(stored.policy.tenant.id.clone(), stored);
+        }
+        Ok(revision)
+    }
+}

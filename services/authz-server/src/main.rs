@@ -1,1 +1,144 @@
-fn main() {}
+//! `authz-server`: run with no arguments for the embedded in-memory store and the demo tenant.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use authz_core::TenantPolicy;
+use authz_server::{DEMO_POLICY, SystemClock, TenantRegistry};
+use authz_store::{InMemoryStore, Store};
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(name = "authz-server", version, about = "Multi-tenant authorization service (policy decision point)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve gRPC (the default).
+    Serve(ServeArgs),
+    /// Compile policy files and report errors, without serving.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "AUTHZ_LISTEN", default_value = "127.0.0.1:50051")]
+    listen: SocketAddr,
+    /// Tenant policy files (YAML) to load into the in-memory store; repeatable. Without any,
+    /// the demo home-health tenant is served.
+    #[arg(long = "policy", env = "AUTHZ_POLICY", value_delimiter = ',')]
+    policies: Vec<PathBuf>,
+    /// The platform tenant's policy (platform staff roles and bindings).
+    #[arg(long, env = "AUTHZ_PLATFORM_POLICY")]
+    platform_policy: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, env = "AUTHZ_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn read_policy(path: &PathBuf) -> Result<TenantPolicy, String> {
+    let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    TenantPolicy::from_yaml(&text).map_err(|error| format!("{}: {error}", path.display()))
+}
+
+async fn run(args: ServeArgs) -> Result<(), String> {
+    let store = InMemoryStore::new();
+    // The platform policy goes first: tenant snapshots compile its bindings in.
+    if let Some(path) = &args.platform_policy {
+        store.put_tenant(read_policy(path)?).await.map_err(|error| error.to_string())?;
+    }
+    if args.policies.is_empty() {
+        let demo = TenantPolicy::from_yaml(DEMO_POLICY).map_err(|error| format!("demo policy: {error}"))?;
+        store.put_tenant(demo).await.map_err(|error| error.to_string())?;
+    }
+    for path in &args.policies {
+        store
+            .put_tenant(read_policy(path)?)
+            .await
+            .map_err(|error| format!("{}: {error}", path.display()))?;
+    }
+    let registry = TenantRegistry::load(&store).await.map_err(|error| error.to_string())?;
+    tracing::info!(tenants = ?registry.tenant_ids(), "policies loaded");
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
+    authz_server::serve(listener, Arc::new(registry), SystemClock, shutdown_signal())
+        .await
+        .map_err(|error| error.to_string())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only ctrl-c stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutting down");
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Validate { files }) => files.iter().try_for_each(|path| {
+            let policy = read_policy(path)?;
+            authz_core::Snapshot::compile(&policy, None, 1)
+                .map(|_| println!("{}: ok (tenant `{}`)", path.display(), policy.tenant.id))
+                .map_err(|error| format!("{}: {error}", path.display()))
+        }),
+        Some(Command::Serve(args)) => {
+            init_tracing(args.log_format);
+            run(args).await
+        }
+        None => {
+            init_tracing(cli.serve.log_format);
+            run(cli.serve).await
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("authz-server: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
