@@ -1,8 +1,11 @@
 //! Attribute values carried by principals, resources and request context.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
+use cel::common::types::{
+    CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelString, CelTimestamp,
+};
+use cel::common::value::Val;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -23,18 +26,37 @@ pub enum AttrValue {
 }
 
 impl AttrValue {
-    /// The CEL value of this attribute.
-    pub fn to_cel(&self) -> cel::Value {
+    /// The CEL value of this attribute, borrowing its strings.
+    pub fn to_val(&self) -> Box<dyn Val + '_> {
         match self {
-            AttrValue::Bool(value) => cel::Value::Bool(*value),
-            AttrValue::Int(value) => cel::Value::Int(*value),
-            AttrValue::Double(value) => cel::Value::Float(*value),
-            AttrValue::String(value) => cel::Value::String(Arc::new(value.clone())),
-            AttrValue::Timestamp(value) => cel::Value::Timestamp(value.fixed_offset()),
-            AttrValue::List(values) => {
-                cel::Value::List(Arc::new(values.iter().map(AttrValue::to_cel).collect()))
-            }
-            AttrValue::Map(fields) => attributes_to_cel(fields, []),
+            AttrValue::Bool(value) => Box::new(CelBool::from(*value)),
+            AttrValue::Int(value) => Box::new(CelInt::from(*value)),
+            AttrValue::Double(value) => Box::new(CelDouble::from(*value)),
+            AttrValue::String(value) => Box::new(CelString::from(value.as_str())),
+            AttrValue::Timestamp(value) => Box::new(CelTimestamp::from(value.fixed_offset())),
+            AttrValue::List(values) => Box::new(CelList::from(
+                values.iter().map(AttrValue::to_val).collect::<Vec<_>>(),
+            )),
+            AttrValue::Map(fields) => attributes_to_val(fields, []),
+        }
+    }
+
+    /// The CEL value of this attribute, owning copies of its strings (for values kept in a
+    /// snapshot).
+    pub fn to_owned_val(&self) -> Box<dyn Val> {
+        match self {
+            AttrValue::String(value) => Box::new(CelString::from(value.clone())),
+            AttrValue::List(values) => Box::new(CelList::from(
+                values
+                    .iter()
+                    .map(AttrValue::to_owned_val)
+                    .collect::<Vec<_>>(),
+            )),
+            AttrValue::Map(fields) => owned_attributes_to_val(fields, []),
+            AttrValue::Bool(value) => Box::new(CelBool::from(*value)),
+            AttrValue::Int(value) => Box::new(CelInt::from(*value)),
+            AttrValue::Double(value) => Box::new(CelDouble::from(*value)),
+            AttrValue::Timestamp(value) => Box::new(CelTimestamp::from(value.fixed_offset())),
         }
     }
 
@@ -66,17 +88,43 @@ impl From<bool> for AttrValue {
     }
 }
 
-/// A CEL map of `fields` plus extra entries (e.g. `id` and `type`), which win on a clash.
-pub(crate) fn attributes_to_cel<'a>(
-    fields: &BTreeMap<String, AttrValue>,
-    extra: impl IntoIterator<Item = (&'a str, cel::Value)>,
-) -> cel::Value {
-    let mut map: HashMap<cel::objects::Key, cel::Value> = fields
+/// A CEL map of `fields` plus extra entries (e.g. `id` and `type`), which win on a clash;
+/// borrows the attributes.
+pub(crate) fn attributes_to_val<'a>(
+    fields: &'a Attributes,
+    extra: impl IntoIterator<Item = (&'static str, Box<dyn Val + 'a>)>,
+) -> Box<dyn Val + 'a> {
+    let mut map: HashMap<CelMapKey<'a>, Box<dyn Val + 'a>> = fields
         .iter()
-        .map(|(name, value)| (cel::objects::Key::from(name.clone()), value.to_cel()))
+        .map(|(name, value)| {
+            (
+                CelMapKey::String(CelString::from(name.as_str())),
+                value.to_val(),
+            )
+        })
         .collect();
     for (name, value) in extra {
-        map.insert(cel::objects::Key::from(name.to_owned()), value);
+        map.insert(CelMapKey::String(CelString::from(name)), value);
     }
-    cel::Value::Map(cel::objects::Map { map: Arc::new(map) })
+    Box::new(CelMap::from(map))
+}
+
+/// [`attributes_to_val`] owning its strings.
+pub(crate) fn owned_attributes_to_val(
+    fields: &Attributes,
+    extra: impl IntoIterator<Item = (&'static str, Box<dyn Val>)>,
+) -> Box<dyn Val> {
+    let mut map: HashMap<CelMapKey<'static>, Box<dyn Val>> = fields
+        .iter()
+        .map(|(name, value)| {
+            (
+                CelMapKey::String(CelString::from(name.clone())),
+                value.to_owned_val(),
+            )
+        })
+        .collect();
+    for (name, value) in extra {
+        map.insert(CelMapKey::String(CelString::from(name)), value);
+    }
+    Box::new(CelMap::from(map))
 }

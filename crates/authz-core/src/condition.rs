@@ -6,6 +6,9 @@
 
 use std::sync::Arc;
 
+use cel::common::value::{CowVal, Val};
+use cel::context::VariableResolver;
+
 /// Longest condition source accepted at load time.
 pub const MAX_CONDITION_LEN: usize = 2048;
 
@@ -16,6 +19,9 @@ pub const CONDITION_VARIABLES: [&str; 5] = ["principal", "resource", "context", 
 pub struct Condition {
     source: Arc<str>,
     program: cel::Program,
+    /// Whether the program reads `resource` / `context`: inputs it never reads are never built.
+    pub(crate) uses_resource: bool,
+    pub(crate) uses_context: bool,
 }
 
 impl std::fmt::Debug for Condition {
@@ -39,14 +45,29 @@ pub enum ConditionError {
     UnknownVariable(String),
 }
 
-/// The inputs a condition sees, already converted to CEL values.
+/// The inputs a condition sees, as CEL values borrowed for the evaluation: nothing is copied
+/// into the CEL context, the resolver hands out references.
 #[derive(Debug)]
 pub(crate) struct ConditionInput<'a> {
-    pub principal: &'a cel::Value,
-    pub resource: &'a cel::Value,
-    pub context: &'a cel::Value,
-    pub tenant: &'a cel::Value,
-    pub now: &'a cel::Value,
+    pub principal: &'a (dyn Val + 'a),
+    pub resource: Option<&'a (dyn Val + 'a)>,
+    pub context: Option<&'a (dyn Val + 'a)>,
+    pub tenant: &'a (dyn Val + 'a),
+    pub now: &'a (dyn Val + 'a),
+}
+
+impl VariableResolver for ConditionInput<'_> {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        let value: &'b (dyn Val + 'b) = match variable {
+            "principal" => self.principal,
+            "resource" => self.resource?,
+            "context" => self.context?,
+            "tenant" => self.tenant,
+            "now" => self.now,
+            _ => return None,
+        };
+        Some(CowVal::Borrowed(value))
+    }
 }
 
 impl Condition {
@@ -68,9 +89,14 @@ impl Condition {
         {
             return Err(ConditionError::UnknownVariable(unknown.to_owned()));
         }
+        let uses_resource = references.has_variable("resource");
+        let uses_context = references.has_variable("context");
+        drop(references);
         Ok(Condition {
             source: Arc::from(source),
             program,
+            uses_resource,
+            uses_context,
         })
     }
 
@@ -86,11 +112,7 @@ impl Condition {
         input: &ConditionInput<'_>,
     ) -> Result<bool, String> {
         let mut context = cel::Context::with_env(Arc::clone(env));
-        context.add_variable_from_value("principal", input.principal.clone());
-        context.add_variable_from_value("resource", input.resource.clone());
-        context.add_variable_from_value("context", input.context.clone());
-        context.add_variable_from_value("tenant", input.tenant.clone());
-        context.add_variable_from_value("now", input.now.clone());
+        context.set_variable_resolver(input);
         match self.program.execute(&context) {
             Ok(cel::Value::Bool(result)) => Ok(result),
             Ok(other) => Err(format!(

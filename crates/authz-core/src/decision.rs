@@ -88,12 +88,15 @@ pub struct DecisionBasis<'s> {
     pub source: Option<BindingSource>,
 }
 
+/// Visibility per classified field of a resource type, shared from the snapshot.
+pub type FieldVisibilities = Arc<[(Arc<str>, FieldVisibility)]>;
+
 /// Duties the caller takes on with an allow.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Obligations {
     /// Classified fields of the resource type and how much of each to show; fields not listed
     /// are shown in full.
-    pub field_visibility: Option<Arc<[(Arc<str>, FieldVisibility)]>>,
+    pub field_visibility: Option<FieldVisibilities>,
     /// The caller must re-authenticate before acting.
     pub step_up: bool,
 }
@@ -184,7 +187,11 @@ impl Tracer for Vec<ExplainStep> {
 }
 
 impl ExplainStep {
-    pub(crate) fn new(stage: &'static str, outcome: StepOutcome, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        stage: &'static str,
+        outcome: StepOutcome,
+        detail: impl Into<String>,
+    ) -> Self {
         ExplainStep {
             stage,
             outcome,

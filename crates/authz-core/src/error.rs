@@ -19,18 +19,24 @@ pub enum PolicyError {
     Duplicate { what: &'static str, id: String },
     #[error("unknown time zone `{0}`")]
     UnknownTimeZone(String),
-    #[error("resource type `{resource_type}`: relation `{relation}` must name exactly one of `container` or `subject`")]
+    #[error(
+        "resource type `{resource_type}`: relation `{relation}` must name exactly one of `container` or `subject`"
+    )]
     RelationKind {
         resource_type: String,
         relation: String,
     },
-    #[error("resource type `{resource_type}`: relation `{relation}` points at `{target}`, which is not a container type in the catalog")]
+    #[error(
+        "resource type `{resource_type}`: relation `{relation}` points at `{target}`, which is not a container type in the catalog"
+    )]
     NotAContainer {
         resource_type: String,
         relation: String,
         target: String,
     },
-    #[error("resource type `{resource_type}`: field `{field}` has unknown sensitivity class `{class}`")]
+    #[error(
+        "resource type `{resource_type}`: field `{field}` has unknown sensitivity class `{class}`"
+    )]
     UnknownSensitivityClass {
         resource_type: String,
         field: String,
@@ -49,7 +55,9 @@ pub enum PolicyError {
     },
     #[error("role `{role}`: scope `related:{relation}` names a relation no resource type declares")]
     UnknownRelation { role: String, relation: String },
-    #[error("role `{role}`: field visibility for `{key}`, which is neither a sensitivity class nor a classified field")]
+    #[error(
+        "role `{role}`: field visibility for `{key}`, which is neither a sensitivity class nor a classified field"
+    )]
     UnknownField { role: String, key: String },
     #[error("role `{0}` inherits from itself through its parents")]
     InheritanceCycle(String),

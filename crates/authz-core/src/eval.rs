@@ -7,10 +7,14 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::attr::{Attributes, attributes_to_cel};
+use cel::common::types::{CelString, CelTimestamp};
+use cel::common::value::Val;
+
+use crate::attr::{Attributes, attributes_to_val};
 use crate::condition::ConditionInput;
 use crate::decision::{
-    Decision, DecisionBasis, ExplainStep, NoTrace, Obligations, Reason, StepOutcome, Tracer,
+    Decision, DecisionBasis, ExplainStep, FieldVisibilities, NoTrace, Obligations, Reason,
+    StepOutcome, Tracer,
 };
 use crate::model::{FieldVisibility, PrincipalKind, PrincipalStatus, TenantStatus};
 use crate::snapshot::{
@@ -75,8 +79,62 @@ struct Evaluation<'s, 'r> {
     node: Option<NodeId>,
     facts: Option<&'s ResourceFacts>,
     resource_is_container: bool,
-    /// CEL values of `resource`, `context` and `now`, built on first use.
-    cel_inputs: Option<(cel::Value, cel::Value, cel::Value)>,
+    /// CEL values of `resource`, `context` and `now`, each built on first use, borrowing the
+    /// request.
+    cel_resource: Option<Box<dyn Val + 'r>>,
+    cel_context: Option<Box<dyn Val + 'r>>,
+    cel_now: Option<CelTimestamp>,
+}
+
+/// Why a grant stage did not allow, kept as references so a check formats a message once,
+/// for the final decision, and only when it denies.
+enum Miss<'s> {
+    /// No active binding's role holds the permission.
+    NoGrant,
+    /// The binding's locations do not contain the resource.
+    Unreached(&'s CompiledBinding, &'s str),
+    /// The grant's scope does not cover the resource.
+    Scope(&'s CompiledGrant),
+    ConditionFalse(&'s CompiledGrant),
+    ConditionError(&'s CompiledGrant, String),
+}
+
+impl Miss<'_> {
+    fn reason(&self) -> Reason {
+        match self {
+            Miss::NoGrant => Reason::NoMatchingGrant,
+            Miss::Unreached(..) | Miss::Scope(_) => Reason::OutOfScope,
+            Miss::ConditionFalse(_) => Reason::ConditionNotMet,
+            Miss::ConditionError(..) => Reason::ConditionError,
+        }
+    }
+
+    fn message(&self, principal: &str, permission: &str, resource: &ResourceRef<'_>) -> String {
+        let target = format_args!("`{}:{}`", resource.resource_type, resource.id);
+        match self {
+            Miss::NoGrant => format!("no active binding of `{principal}` grants `{permission}`"),
+            Miss::Unreached(binding, role) => {
+                format!(
+                    "binding `{}` of role `{role}` does not reach {target}",
+                    binding.id
+                )
+            }
+            Miss::Scope(grant) => format!(
+                "grant of role `{}` has scope `{}`, which does not cover {target}",
+                grant.declared_by, grant.scope_text
+            ),
+            Miss::ConditionFalse(grant) => format!(
+                "condition `{}` of role `{}` is false",
+                grant.condition.as_deref().map_or("", |c| c.source()),
+                grant.declared_by
+            ),
+            Miss::ConditionError(grant, error) => format!(
+                "condition `{}` of role `{}` failed: {error}",
+                grant.condition.as_deref().map_or("", |c| c.source()),
+                grant.declared_by
+            ),
+        }
+    }
 }
 
 enum GrantOutcome<'s> {
@@ -123,7 +181,11 @@ impl Snapshot {
         Decision::deny(reason, message, self.revision)
     }
 
-    fn evaluate<'s, T: Tracer>(&'s self, request: &CheckRequest<'_>, trace: &mut T) -> Decision<'s> {
+    fn evaluate<'s, T: Tracer>(
+        &'s self,
+        request: &CheckRequest<'_>,
+        trace: &mut T,
+    ) -> Decision<'s> {
         if self.tenant_status != TenantStatus::Active {
             return self.deny(
                 trace,
@@ -132,7 +194,13 @@ impl Snapshot {
                 format!("tenant `{}` is {:?}", self.tenant_id, self.tenant_status).to_lowercase(),
             );
         }
-        trace.step(|| ExplainStep::new("tenant", StepOutcome::Pass, format!("tenant `{}` is active", self.tenant_id)));
+        trace.step(|| {
+            ExplainStep::new(
+                "tenant",
+                StepOutcome::Pass,
+                format!("tenant `{}` is active", self.tenant_id),
+            )
+        });
 
         let resource = &request.resource;
         let Some(type_id) = self.type_index.get(resource.resource_type).copied() else {
@@ -140,7 +208,10 @@ impl Snapshot {
                 trace,
                 "permission",
                 Reason::UnknownResourceType,
-                format!("resource type `{}` is not in the catalog", resource.resource_type),
+                format!(
+                    "resource type `{}` is not in the catalog",
+                    resource.resource_type
+                ),
             );
         };
         let resource_type = &self.types[type_id as usize];
@@ -157,9 +228,14 @@ impl Snapshot {
         };
         let permission = &*self.perms[perm as usize].name;
 
-        let actor = match self.authenticate(&request.principal, perm, request.now.timestamp_micros(), trace) {
+        let actor = match self.authenticate(
+            &request.principal,
+            perm,
+            request.now.timestamp_micros(),
+            trace,
+        ) {
             Ok(actor) => actor,
-            Err(decision) => return decision,
+            Err(decision) => return *decision,
         };
 
         let now = request.now.timestamp_micros();
@@ -172,7 +248,9 @@ impl Snapshot {
                     .flatten()
                     .and_then(|delegations| {
                         delegations.iter().find(|d| {
-                            *d.delegator == *delegator.id && d.window.contains(now) && d.perms.contains(perm)
+                            *d.delegator == *delegator.id
+                                && d.window.contains(now)
+                                && d.perms.contains(perm)
                         })
                     });
                 let Some(delegation) = found else {
@@ -193,7 +271,10 @@ impl Snapshot {
                             trace,
                             "delegation",
                             Reason::DelegationInvalid,
-                            format!("delegator `{}` is not a principal of this tenant", delegator.id),
+                            format!(
+                                "delegator `{}` is not a principal of this tenant",
+                                delegator.id
+                            ),
                         );
                     }
                 };
@@ -202,7 +283,8 @@ impl Snapshot {
                         trace,
                         "delegation",
                         Reason::PrincipalInactive,
-                        format!("delegator `{}` is {:?}", subject.id, subject.status).to_lowercase(),
+                        format!("delegator `{}` is {:?}", subject.id, subject.status)
+                            .to_lowercase(),
                     );
                 }
                 delegation_id = &delegation.id;
@@ -210,7 +292,10 @@ impl Snapshot {
                     ExplainStep::new(
                         "delegation",
                         StepOutcome::Pass,
-                        format!("`{}` acts for `{}` under delegation `{}`", actor.id, subject.id, delegation.id),
+                        format!(
+                            "`{}` acts for `{}` under delegation `{}`",
+                            actor.id, subject.id, delegation.id
+                        ),
                     )
                     .permission(permission)
                 });
@@ -230,7 +315,10 @@ impl Snapshot {
                 ),
             );
         }
-        trace.step(|| ExplainStep::new("entitlement", StepOutcome::Pass, "the tenant is entitled").permission(permission));
+        trace.step(|| {
+            ExplainStep::new("entitlement", StepOutcome::Pass, "the tenant is entitled")
+                .permission(permission)
+        });
 
         let node = self.nodes[type_id as usize].get(resource.id).copied();
         let mut evaluation = Evaluation {
@@ -241,7 +329,9 @@ impl Snapshot {
             node,
             facts: node.map(|node| &self.facts[node as usize]),
             resource_is_container: resource_type.container,
-            cel_inputs: None,
+            cel_resource: None,
+            cel_context: None,
+            cel_now: None,
         };
 
         // Forbid wins: a constraint that applies to the actor or to the principal they act
@@ -249,13 +339,17 @@ impl Snapshot {
         for index in &self.constraints_by_perm[perm as usize] {
             let constraint = &self.constraints[*index as usize];
             let applies = evaluation.constraint_applies(*index, actor, trace)
-                || (!std::ptr::eq(actor, subject) && evaluation.constraint_applies(*index, subject, trace));
+                || (!std::ptr::eq(actor, subject)
+                    && evaluation.constraint_applies(*index, subject, trace));
             if applies {
                 let mut decision = self.deny(
                     trace,
                     "constraint",
                     Reason::ForbiddenByConstraint,
-                    format!("constraint `{}` forbids `{permission}`: {}", constraint.id, constraint.description),
+                    format!(
+                        "constraint `{}` forbids `{permission}`: {}",
+                        constraint.id, constraint.description
+                    ),
                 );
                 decision.basis = DecisionBasis {
                     permission,
@@ -268,7 +362,10 @@ impl Snapshot {
         }
 
         match evaluation.grants(subject, trace) {
-            GrantOutcome::Allowed { mut basis, obligations } => {
+            GrantOutcome::Allowed {
+                mut basis,
+                obligations,
+            } => {
                 basis.delegation_id = delegation_id;
                 Decision {
                     allowed: true,
@@ -295,7 +392,7 @@ impl Snapshot {
         perm: PermId,
         now: i64,
         trace: &mut T,
-    ) -> Result<&'s CompiledPrincipal, Decision<'s>> {
+    ) -> Result<&'s CompiledPrincipal, Box<Decision<'s>>> {
         let directory = if principal.platform {
             &self.platform_principals
         } else {
@@ -305,8 +402,12 @@ impl Snapshot {
             .get(principal.id)
             .filter(|candidate| candidate.kind == principal.kind);
         let Some(actor) = found else {
-            let whose = if principal.platform { "platform staff reaching" } else { "principal of" };
-            return Err(self.deny(
+            let whose = if principal.platform {
+                "platform staff reaching"
+            } else {
+                "principal of"
+            };
+            return Err(Box::new(self.deny(
                 trace,
                 "principal",
                 Reason::PrincipalUnknown,
@@ -316,51 +417,91 @@ impl Snapshot {
                     principal.id,
                     self.tenant_id
                 ),
-            ));
+            )));
         };
         if actor.status != PrincipalStatus::Active {
-            return Err(self.deny(
+            return Err(Box::new(self.deny(
                 trace,
                 "principal",
                 Reason::PrincipalInactive,
                 format!("principal `{}` is {:?}", actor.id, actor.status).to_lowercase(),
-            ));
+            )));
         }
-        trace.step(|| ExplainStep::new("principal", StepOutcome::Pass, format!("`{}` is active", actor.id)));
+        trace.step(|| {
+            ExplainStep::new(
+                "principal",
+                StepOutcome::Pass,
+                format!("`{}` is active", actor.id),
+            )
+        });
 
         match principal.session_id {
-            None => trace.step(|| ExplainStep::new("session", StepOutcome::Skip, "no session to verify")),
+            None => trace
+                .step(|| ExplainStep::new("session", StepOutcome::Skip, "no session to verify")),
             Some(session_id) => match actor.sessions.get(session_id) {
                 Some(session) if !session.revoked && now < session.expires_at => {
-                    trace.step(|| ExplainStep::new("session", StepOutcome::Pass, format!("session `{session_id}` is valid")));
+                    trace.step(|| {
+                        ExplainStep::new(
+                            "session",
+                            StepOutcome::Pass,
+                            format!("session `{session_id}` is valid"),
+                        )
+                    });
                 }
                 Some(session) => {
-                    let why = if session.revoked { "revoked" } else { "expired" };
-                    return Err(self.deny(
+                    let why = if session.revoked {
+                        "revoked"
+                    } else {
+                        "expired"
+                    };
+                    return Err(Box::new(self.deny(
                         trace,
                         "session",
                         Reason::SessionInvalid,
                         format!("session `{session_id}` is {why}"),
-                    ));
+                    )));
                 }
                 None => {
-                    return Err(self.deny(
+                    return Err(Box::new(self.deny(
                         trace,
                         "session",
                         Reason::SessionInvalid,
                         format!("session `{session_id}` is unknown for `{}`", actor.id),
-                    ));
+                    )));
                 }
             },
         }
 
         match principal.token_version {
-            None => trace.step(|| ExplainStep::new("token_version", StepOutcome::Skip, "no token version to verify")),
+            None => trace.step(|| {
+                ExplainStep::new(
+                    "token_version",
+                    StepOutcome::Skip,
+                    "no token version to verify",
+                )
+            }),
             Some(version) if version == actor.token_version => {
-                trace.step(|| ExplainStep::new("token_version", StepOutcome::Pass, format!("token version {version} is current")));
+                trace.step(|| {
+                    ExplainStep::new(
+                        "token_version",
+                        StepOutcome::Pass,
+                        format!("token version {version} is current"),
+                    )
+                });
+            }
+            Some(version) if version > actor.token_version => {
+                return Err(Box::new(self.deny(
+                    trace,
+                    "token_version",
+                    Reason::Stale,
+                    format!(
+                        "token version {version} is newer than this snapshot's {} (revision {}): retry after it catches up",
+                        actor.token_version, self.revision
+                    ),
+                )));
             }
             Some(version) => {
-                return Err(self.deny(
+                return Err(Box::new(self.deny(
                     trace,
                     "token_version",
                     Reason::TokenVersionStale,
@@ -368,7 +509,7 @@ impl Snapshot {
                         "token version {version} is not the current {}: sign in again",
                         actor.token_version
                     ),
-                ));
+                )));
             }
         }
 
@@ -377,7 +518,7 @@ impl Snapshot {
             Some(key_id) => match actor.api_keys.get(key_id) {
                 Some(key) if !key.revoked && now < key.expires_at => {
                     if !key.scopes.contains(perm) {
-                        return Err(self.deny(
+                        return Err(Box::new(self.deny(
                             trace,
                             "api_key",
                             Reason::ApiKeyScope,
@@ -385,21 +526,32 @@ impl Snapshot {
                                 "api key `{key_id}` is not scoped for `{}`",
                                 self.perms[perm as usize].name
                             ),
-                        ));
+                        )));
                     }
-                    trace.step(|| ExplainStep::new("api_key", StepOutcome::Pass, format!("api key `{key_id}` is valid and in scope")));
+                    trace.step(|| {
+                        ExplainStep::new(
+                            "api_key",
+                            StepOutcome::Pass,
+                            format!("api key `{key_id}` is valid and in scope"),
+                        )
+                    });
                 }
                 Some(key) => {
                     let why = if key.revoked { "revoked" } else { "expired" };
-                    return Err(self.deny(trace, "api_key", Reason::ApiKeyInvalid, format!("api key `{key_id}` is {why}")));
+                    return Err(Box::new(self.deny(
+                        trace,
+                        "api_key",
+                        Reason::ApiKeyInvalid,
+                        format!("api key `{key_id}` is {why}"),
+                    )));
                 }
                 None => {
-                    return Err(self.deny(
+                    return Err(Box::new(self.deny(
                         trace,
                         "api_key",
                         Reason::ApiKeyInvalid,
                         format!("api key `{key_id}` is unknown for `{}`", actor.id),
-                    ));
+                    )));
                 }
             },
         }
@@ -408,15 +560,22 @@ impl Snapshot {
 }
 
 impl<'s> Evaluation<'s, '_> {
-    fn holds_relation(&self, relation: crate::snapshot::RelationId, principal: &CompiledPrincipal) -> bool {
-        self.facts.is_some_and(|facts| {
-            facts
-                .subjects
-                .binary_search_by(|(held, kind, id)| {
-                    (*held, *kind, &**id).cmp(&(relation, principal.kind, &*principal.id))
-                })
-                .is_ok()
-        })
+    fn holds_relation(
+        &self,
+        relation: crate::snapshot::RelationId,
+        principal: &CompiledPrincipal,
+    ) -> bool {
+        // INVARIANT: relationships name the tenant's own principals; platform staff share no
+        // identity with them even when the ids are equal.
+        !principal.platform
+            && self.facts.is_some_and(|facts| {
+                facts
+                    .subjects
+                    .binary_search_by(|(held, kind, id)| {
+                        (*held, *kind, &**id).cmp(&(relation, principal.kind, &*principal.id))
+                    })
+                    .is_ok()
+            })
     }
 
     /// Whether the binding's locations (if any) contain the resource.
@@ -449,27 +608,30 @@ impl<'s> Evaluation<'s, '_> {
         condition: &crate::condition::Condition,
         principal: &CompiledPrincipal,
     ) -> Result<bool, String> {
-        let snapshot = self.snapshot;
         let request = self.request;
-        let (resource, context, now) = self.cel_inputs.get_or_insert_with(|| {
-            let resource = attributes_to_cel(
-                request.resource.attributes,
+        if condition.uses_resource && self.cel_resource.is_none() {
+            let resource = &request.resource;
+            self.cel_resource = Some(attributes_to_val(
+                resource.attributes,
                 [
-                    ("id", cel::Value::from(request.resource.id)),
-                    ("type", cel::Value::from(request.resource.resource_type)),
+                    ("id", Box::new(CelString::from(resource.id)) as Box<dyn Val>),
+                    ("type", Box::new(CelString::from(resource.resource_type))),
                 ],
-            );
-            let context = attributes_to_cel(request.context, []);
-            let now = cel::Value::Timestamp(request.now.fixed_offset());
-            (resource, context, now)
-        });
+            ));
+        }
+        if condition.uses_context && self.cel_context.is_none() {
+            self.cel_context = Some(attributes_to_val(request.context, []));
+        }
+        let now = self
+            .cel_now
+            .get_or_insert_with(|| CelTimestamp::from(request.now.fixed_offset()));
         condition.evaluate(
-            &snapshot.env,
+            &self.snapshot.env,
             &ConditionInput {
-                principal: &principal.cel,
-                resource,
-                context,
-                tenant: &snapshot.tenant_cel,
+                principal: &*principal.cel,
+                resource: self.cel_resource.as_deref(),
+                context: self.cel_context.as_deref(),
+                tenant: &*self.snapshot.tenant_cel,
                 now,
             },
         )
@@ -490,19 +652,19 @@ impl<'s> Evaluation<'s, '_> {
                     && role_types.contains(&snapshot.roles[binding.role as usize].role_type)
             });
         }
-        if applies {
-            if let Some(relation) = constraint.when_related {
-                applies = self.holds_relation(relation, principal);
-            }
+        if let (true, Some(relation)) = (applies, constraint.when_related) {
+            applies = self.holds_relation(relation, principal);
         }
         let mut detail = String::new();
-        if applies {
-            if let Some(condition) = &constraint.condition {
+        if let (true, Some(condition)) = (applies, &constraint.condition) {
+            {
                 applies = match self.evaluate_condition(condition, principal) {
                     Ok(result) => result,
                     Err(error) => {
                         if T::ENABLED {
-                            detail = format!("condition failed to evaluate, so the constraint applies: {error}");
+                            detail = format!(
+                                "condition failed to evaluate, so the constraint applies: {error}"
+                            );
                         }
                         true
                     }
@@ -510,9 +672,18 @@ impl<'s> Evaluation<'s, '_> {
             }
         }
         trace.step(|| {
-            let outcome = if applies { StepOutcome::Match } else { StepOutcome::NoMatch };
+            let outcome = if applies {
+                StepOutcome::Match
+            } else {
+                StepOutcome::NoMatch
+            };
             let detail = if detail.is_empty() {
-                format!("`{}` {} for `{}`", constraint.id, if applies { "applies" } else { "does not apply" }, principal.id)
+                format!(
+                    "`{}` {} for `{}`",
+                    constraint.id,
+                    if applies { "applies" } else { "does not apply" },
+                    principal.id
+                )
             } else {
                 detail
             };
@@ -521,165 +692,171 @@ impl<'s> Evaluation<'s, '_> {
         applies
     }
 
-    fn grants<T: Tracer>(&mut self, principal: &'s CompiledPrincipal, trace: &mut T) -> GrantOutcome<'s> {
+    fn grants<T: Tracer>(
+        &mut self,
+        principal: &'s CompiledPrincipal,
+        trace: &mut T,
+    ) -> GrantOutcome<'s> {
         let snapshot = self.snapshot;
         let permission = &*snapshot.perms[self.perm as usize].name;
-        let mut denial = (Reason::NoMatchingGrant, String::new());
-        let mut allowed: Option<(DecisionBasis<'s>, Obligations)> = None;
-        let note = |denial: &mut (Reason, String), reason: Reason, message: String| {
-            if reason.grant_stage_rank() > denial.0.grant_stage_rank() || denial.1.is_empty() {
-                *denial = (reason, message);
+        // The deny closest to an allow is the one reported.
+        let mut closest = Miss::NoGrant;
+        let mut note = |miss: Miss<'s>| {
+            if miss.reason().grant_stage_rank() > closest.reason().grant_stage_rank() {
+                closest = miss;
             }
         };
+        let mut allowed: Option<(DecisionBasis<'s>, Obligations)> = None;
+        let resource = &self.request.resource;
 
         for binding in &principal.bindings {
             let role = &snapshot.roles[binding.role as usize];
             if !binding.window.contains(self.now) {
                 trace.step(|| {
-                    ExplainStep::new("binding", StepOutcome::Skip, "binding is outside its validity window")
-                        .binding(&binding.id)
-                        .role(&role.id)
+                    ExplainStep::new(
+                        "binding",
+                        StepOutcome::Skip,
+                        "binding is outside its validity window",
+                    )
+                    .binding(&binding.id)
+                    .role(&role.id)
                 });
                 continue;
             }
             if !role.perms.contains(self.perm) {
                 trace.step(|| {
-                    ExplainStep::new("binding", StepOutcome::NoMatch, format!("role `{}` does not grant `{permission}`", role.id))
-                        .binding(&binding.id)
-                        .role(&role.id)
+                    ExplainStep::new(
+                        "binding",
+                        StepOutcome::NoMatch,
+                        format!("role `{}` does not grant `{permission}`", role.id),
+                    )
+                    .binding(&binding.id)
+                    .role(&role.id)
                 });
                 continue;
             }
             if !self.reaches(binding) {
-                let message = format!(
-                    "binding `{}` of role `{}` does not reach `{}:{}`",
-                    binding.id, role.id, self.request.resource.resource_type, self.request.resource.id
-                );
+                let miss = Miss::Unreached(binding, &role.id);
                 trace.step(|| {
-                    ExplainStep::new("binding", StepOutcome::NoMatch, message.clone())
-                        .binding(&binding.id)
-                        .role(&role.id)
+                    ExplainStep::new(
+                        "binding",
+                        StepOutcome::NoMatch,
+                        miss.message(&principal.id, permission, resource),
+                    )
+                    .binding(&binding.id)
+                    .role(&role.id)
                 });
-                note(&mut denial, Reason::OutOfScope, message);
+                note(miss);
                 continue;
             }
             for grant in &role.grants[self.perm as usize] {
-                match self.grant_holds(grant, principal) {
-                    Err((reason, message)) => {
-                        trace.step(|| {
-                            let outcome = if reason == Reason::ConditionError { StepOutcome::Error } else { StepOutcome::NoMatch };
-                            ExplainStep::new("grant", outcome, message.clone())
-                                .binding(&binding.id)
-                                .role(&role.id)
-                                .permission(permission)
-                        });
-                        note(&mut denial, reason, message);
-                    }
-                    Ok(()) => {
-                        trace.step(|| {
-                            ExplainStep::new(
-                                "grant",
-                                StepOutcome::Match,
-                                format!("role `{}` grants `{permission}` with scope `{}`", grant.declared_by, grant.scope_text),
-                            )
-                            .binding(&binding.id)
-                            .role(&role.id)
-                            .permission(permission)
-                        });
-                        let done = match &mut allowed {
-                            None => {
-                                let basis = DecisionBasis {
-                                    role_id: &role.id,
-                                    binding_id: &binding.id,
-                                    permission,
-                                    scope: Some(&grant.scope_text),
-                                    constraint_id: "",
-                                    delegation_id: "",
-                                    source: Some(binding.source),
-                                };
-                                let obligations = Obligations {
-                                    field_visibility: grant.visibility.clone(),
-                                    step_up: grant.step_up,
-                                };
-                                let done = grant.all_full && !grant.step_up;
-                                allowed = Some((basis, obligations));
-                                done
-                            }
-                            Some((_, obligations)) => {
-                                obligations.step_up &= grant.step_up;
-                                merge_visibility(&mut obligations.field_visibility, grant);
-                                !obligations.step_up && is_all_full(&obligations.field_visibility)
-                            }
+                if let Some(miss) = self.grant_misses(grant, principal) {
+                    trace.step(|| {
+                        let outcome = if miss.reason() == Reason::ConditionError {
+                            StepOutcome::Error
+                        } else {
+                            StepOutcome::NoMatch
                         };
-                        // Further grants could only widen what is already the widest answer.
-                        if done && !T::ENABLED {
-                            break;
-                        }
-                    }
+                        ExplainStep::new(
+                            "grant",
+                            outcome,
+                            miss.message(&principal.id, permission, resource),
+                        )
+                        .binding(&binding.id)
+                        .role(&role.id)
+                        .permission(permission)
+                    });
+                    note(miss);
+                    continue;
                 }
-            }
-            if !T::ENABLED
-                && allowed
-                    .as_ref()
-                    .is_some_and(|(_, o)| !o.step_up && is_all_full(&o.field_visibility))
-            {
-                break;
+                trace.step(|| {
+                    ExplainStep::new(
+                        "grant",
+                        StepOutcome::Match,
+                        format!(
+                            "role `{}` grants `{permission}` with scope `{}`",
+                            grant.declared_by, grant.scope_text
+                        ),
+                    )
+                    .binding(&binding.id)
+                    .role(&role.id)
+                    .permission(permission)
+                });
+                let widest = match &mut allowed {
+                    None => {
+                        let basis = DecisionBasis {
+                            role_id: &role.id,
+                            binding_id: &binding.id,
+                            permission,
+                            scope: Some(&grant.scope_text),
+                            constraint_id: "",
+                            delegation_id: "",
+                            source: Some(binding.source),
+                        };
+                        let obligations = Obligations {
+                            field_visibility: grant.visibility.clone(),
+                            step_up: grant.step_up,
+                        };
+                        allowed = Some((basis, obligations));
+                        grant.all_full && !grant.step_up
+                    }
+                    Some((_, obligations)) => {
+                        obligations.step_up &= grant.step_up;
+                        merge_visibility(&mut obligations.field_visibility, grant);
+                        !obligations.step_up && is_all_full(&obligations.field_visibility)
+                    }
+                };
+                // Further grants could only repeat the widest answer; an explanation still
+                // lists them.
+                if widest && !T::ENABLED {
+                    return self.allow(allowed);
+                }
             }
         }
         match allowed {
-            Some((basis, obligations)) => GrantOutcome::Allowed { basis, obligations },
-            None => {
-                let (reason, mut message) = denial;
-                if message.is_empty() {
-                    message = format!("no active binding of `{}` grants `{permission}`", principal.id);
-                }
-                GrantOutcome::Denied { reason, message }
-            }
+            Some(_) => self.allow(allowed),
+            None => GrantOutcome::Denied {
+                reason: closest.reason(),
+                message: closest.message(&principal.id, permission, resource),
+            },
         }
     }
 
-    fn grant_holds(&mut self, grant: &CompiledGrant, principal: &CompiledPrincipal) -> Result<(), (Reason, String)> {
+    fn allow(&self, allowed: Option<(DecisionBasis<'s>, Obligations)>) -> GrantOutcome<'s> {
+        match allowed {
+            Some((basis, obligations)) => GrantOutcome::Allowed { basis, obligations },
+            None => GrantOutcome::Denied {
+                reason: Reason::NoMatchingGrant,
+                message: String::new(),
+            },
+        }
+    }
+
+    fn grant_misses(
+        &mut self,
+        grant: &'s CompiledGrant,
+        principal: &CompiledPrincipal,
+    ) -> Option<Miss<'s>> {
         if !self.scope_holds(grant.scope, principal) {
-            return Err((
-                Reason::OutOfScope,
-                format!(
-                    "grant of role `{}` has scope `{}`, which does not cover `{}:{}`",
-                    grant.declared_by, grant.scope_text, self.request.resource.resource_type, self.request.resource.id
-                ),
-            ));
+            return Some(Miss::Scope(grant));
         }
-        if let Some(condition) = &grant.condition {
-            match self.evaluate_condition(condition, principal) {
-                Ok(true) => {}
-                Ok(false) => {
-                    return Err((
-                        Reason::ConditionNotMet,
-                        format!("condition `{}` of role `{}` is false", condition.source(), grant.declared_by),
-                    ));
-                }
-                Err(error) => {
-                    return Err((
-                        Reason::ConditionError,
-                        format!("condition `{}` of role `{}` failed: {error}", condition.source(), grant.declared_by),
-                    ));
-                }
-            }
+        let condition = grant.condition.as_deref()?;
+        match self.evaluate_condition(condition, principal) {
+            Ok(true) => None,
+            Ok(false) => Some(Miss::ConditionFalse(grant)),
+            Err(error) => Some(Miss::ConditionError(grant, error)),
         }
-        Ok(())
     }
 }
 
-fn is_all_full(visibility: &Option<std::sync::Arc<[(std::sync::Arc<str>, FieldVisibility)]>>) -> bool {
+fn is_all_full(visibility: &Option<FieldVisibilities>) -> bool {
     visibility
         .as_deref()
         .is_none_or(|fields| fields.iter().all(|(_, v)| *v == FieldVisibility::Full))
 }
 
 /// Widens `current` field by field with what `grant` shows: the union of access.
-fn merge_visibility(
-    current: &mut Option<std::sync::Arc<[(std::sync::Arc<str>, FieldVisibility)]>>,
-    grant: &CompiledGrant,
-) {
+fn merge_visibility(current: &mut Option<FieldVisibilities>, grant: &CompiledGrant) {
     let (Some(have), Some(more)) = (current.as_deref(), grant.visibility.as_deref()) else {
         return;
     };

@@ -13,8 +13,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::attr::attributes_to_cel;
+use cel::common::types::CelString;
+use cel::common::value::Val;
+
+use crate::attr::owned_attributes_to_val;
 use crate::condition::Condition;
+use crate::decision::FieldVisibilities;
 use crate::error::PolicyError;
 use crate::model::{
     BindingSource, FieldVisibility, GrantScope, PLATFORM_TENANT_ID, PrincipalKind, PrincipalStatus,
@@ -60,7 +64,7 @@ pub(crate) struct ResourceTypeEntry {
     /// Classified fields and their sensitivity class.
     pub(crate) classified_fields: Vec<(Arc<str>, Arc<str>)>,
     /// Default visibility per classified field, from its class.
-    pub(crate) default_visibility: Arc<[(Arc<str>, FieldVisibility)]>,
+    pub(crate) default_visibility: FieldVisibilities,
 }
 
 #[derive(Debug)]
@@ -86,7 +90,7 @@ pub(crate) struct CompiledGrant {
     pub(crate) scope_text: Arc<str>,
     pub(crate) condition: Option<Arc<Condition>>,
     /// Visibility per classified field of the resource type; `None` when it has none.
-    pub(crate) visibility: Option<Arc<[(Arc<str>, FieldVisibility)]>>,
+    pub(crate) visibility: Option<FieldVisibilities>,
     pub(crate) all_full: bool,
     pub(crate) step_up: bool,
     /// The role that declared the grant (differs from the bound role when inherited).
@@ -149,11 +153,13 @@ pub(crate) struct ApiKeyEntry {
 #[derive(Debug)]
 pub(crate) struct CompiledPrincipal {
     pub(crate) id: Arc<str>,
+    /// Platform staff reaching this tenant through a platform binding.
+    pub(crate) platform: bool,
     pub(crate) kind: PrincipalKind,
     pub(crate) status: PrincipalStatus,
     pub(crate) token_version: u64,
     /// `principal` as conditions see it: attributes plus `id` and `type`.
-    pub(crate) cel: cel::Value,
+    pub(crate) cel: Box<dyn Val>,
     pub(crate) sessions: FxHashMap<Box<str>, SessionEntry>,
     pub(crate) api_keys: FxHashMap<Box<str>, ApiKeyEntry>,
     pub(crate) bindings: Vec<CompiledBinding>,
@@ -192,7 +198,8 @@ pub struct Snapshot {
     pub(crate) tenant_status: TenantStatus,
     pub(crate) revision: u64,
     pub(crate) env: Arc<cel::Env>,
-    pub(crate) tenant_cel: cel::Value,
+    /// `tenant` as conditions see it: `id`, `name`, `time_zone`.
+    pub(crate) tenant_cel: Box<dyn Val>,
     pub(crate) types: Vec<ResourceTypeEntry>,
     pub(crate) type_index: FxHashMap<Box<str>, u32>,
     pub(crate) perms: Vec<PermissionEntry>,
@@ -394,7 +401,10 @@ fn compile_catalog(policy: &TenantPolicy) -> Result<Catalog<'_>, PolicyError> {
                     class: class.clone(),
                 });
             }
-            classified_fields.push((Arc::<str>::from(field.as_str()), Arc::<str>::from(class.as_str())));
+            classified_fields.push((
+                Arc::<str>::from(field.as_str()),
+                Arc::<str>::from(class.as_str()),
+            ));
         }
         let default_visibility = classified_fields
             .iter()
@@ -526,7 +536,12 @@ fn compile_relationships(
         let type_id = *catalog
             .type_index
             .get(relationship.resource_type.as_str())
-            .ok_or_else(|| fail(format!("unknown resource type `{}`", relationship.resource_type)))?;
+            .ok_or_else(|| {
+                fail(format!(
+                    "unknown resource type `{}`",
+                    relationship.resource_type
+                ))
+            })?;
         let definition = policy
             .catalog
             .resource_types
@@ -638,8 +653,9 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
         role: &str,
         perm: PermId,
         fields: &BTreeMap<String, FieldVisibility>,
-    ) -> Option<Arc<[(Arc<str>, FieldVisibility)]>> {
-        let resource_type = &self.catalog.types[self.catalog.perms[perm as usize].resource_type as usize];
+    ) -> Option<FieldVisibilities> {
+        let resource_type =
+            &self.catalog.types[self.catalog.perms[perm as usize].resource_type as usize];
         if resource_type.classified_fields.is_empty() {
             return None;
         }
@@ -673,21 +689,25 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
             let scope = match &grant.scope {
                 GrantScope::Tenant => Scope::Tenant,
                 GrantScope::Location => Scope::Location,
-                GrantScope::Related(relation) => match self.catalog.relations.get(relation.as_str()) {
-                    Some(id) => Scope::Related(*id),
-                    None if self.lenient => continue,
-                    None => {
-                        return Err(PolicyError::UnknownRelation {
-                            role: role.id.clone(),
-                            relation: relation.clone(),
-                        });
+                GrantScope::Related(relation) => {
+                    match self.catalog.relations.get(relation.as_str()) {
+                        Some(id) => Scope::Related(*id),
+                        None if self.lenient => continue,
+                        None => {
+                            return Err(PolicyError::UnknownRelation {
+                                role: role.id.clone(),
+                                relation: relation.clone(),
+                            });
+                        }
                     }
-                },
+                }
             };
             for key in grant.fields.keys() {
                 let known = self.catalog.classes.contains_key(key)
                     || self.catalog.types.iter().any(|t| {
-                        t.classified_fields.iter().any(|(field, _)| **field == **key)
+                        t.classified_fields
+                            .iter()
+                            .any(|(field, _)| **field == **key)
                     });
                 if !known && !self.lenient {
                     return Err(PolicyError::UnknownField {
@@ -719,9 +739,9 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
             for pattern in grant.permission_names() {
                 for perm in self.expand(pattern, &location)? {
                     let visibility = self.visibility(&role.id, perm, &grant.fields);
-                    let all_full = visibility
-                        .as_deref()
-                        .is_none_or(|fields| fields.iter().all(|(_, v)| *v == FieldVisibility::Full));
+                    let all_full = visibility.as_deref().is_none_or(|fields| {
+                        fields.iter().all(|(_, v)| *v == FieldVisibility::Full)
+                    });
                     grants.push((
                         perm,
                         Arc::new(CompiledGrant {
@@ -767,7 +787,9 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
             Some(patterns) => {
                 let mut ids = Vec::new();
                 for pattern in patterns {
-                    ids.extend(self.expand(pattern, &format!("locked grants of `{}`", role.role_type))?);
+                    ids.extend(
+                        self.expand(pattern, &format!("locked grants of `{}`", role.role_type))?,
+                    );
                 }
                 ids
             }
@@ -789,8 +811,13 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
         grants.retain(|(perm, _)| !removed.contains(perm));
         grants.extend(self.own_grants(position)?);
         let locked_by: Arc<str> = Arc::from(format!("locked:{}", role.role_type).as_str());
+        // A locked permission is held tenant-wide and unconditionally, whatever narrower grant
+        // the role also states for it.
         for perm in locked {
-            if !grants.iter().any(|(held, _)| *held == perm) {
+            let held_fully = grants.iter().any(|(held, grant)| {
+                *held == perm && grant.scope == Scope::Tenant && grant.condition.is_none()
+            });
+            if !held_fully {
                 let visibility = self.visibility(&role.id, perm, &BTreeMap::new());
                 let all_full = visibility
                     .as_deref()
@@ -814,7 +841,9 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
         Ok(grants)
     }
 
-    fn compile_all(mut self) -> Result<(Vec<CompiledRole>, FxHashMap<&'a str, usize>), PolicyError> {
+    fn compile_all(
+        mut self,
+    ) -> Result<(Vec<CompiledRole>, FxHashMap<&'a str, usize>), PolicyError> {
         let perm_count = self.catalog.perms.len();
         let mut roles = Vec::with_capacity(self.policy.roles.len());
         for position in 0..self.policy.roles.len() {
@@ -830,7 +859,8 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
             // Cheapest first: unconditional tenant-scope grants decide without touching the
             // resource, so they lead.
             for grants in &mut by_perm {
-                grants.sort_by_key(|grant| (grant.condition.is_some(), grant.scope != Scope::Tenant));
+                grants
+                    .sort_by_key(|grant| (grant.condition.is_some(), grant.scope != Scope::Tenant));
             }
             roles.push(CompiledRole {
                 id: Arc::from(role.id.as_str()),
@@ -843,10 +873,12 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
     }
 }
 
+/// `platform`: platform staff, whose key scopes name permissions of another catalog (what
+/// this tenant lacks is skipped rather than rejected).
 fn compile_principal(
     principal: &crate::model::Principal,
     catalog: &Catalog<'_>,
-    lenient: bool,
+    platform: bool,
 ) -> Result<CompiledPrincipal, PolicyError> {
     validate_id("principal", &principal.id)?;
     let mut sessions = FxHashMap::default();
@@ -854,7 +886,9 @@ fn compile_principal(
         validate_id("session", &session.id)?;
         let entry = SessionEntry {
             revoked: session.revoked,
-            expires_at: session.expires_at.map_or(i64::MAX, |at| at.timestamp_micros()),
+            expires_at: session
+                .expires_at
+                .map_or(i64::MAX, |at| at.timestamp_micros()),
         };
         if sessions.insert(session.id.as_str().into(), entry).is_some() {
             return Err(PolicyError::Duplicate {
@@ -867,7 +901,7 @@ fn compile_principal(
     for key in &principal.api_keys {
         validate_id("api key", &key.id)?;
         let location = format!("api key `{}`", key.id);
-        let scopes = if lenient {
+        let scopes = if platform {
             let mut set = PermSet::with_capacity(catalog.perms.len());
             for pattern in &key.scopes {
                 catalog
@@ -892,15 +926,19 @@ fn compile_principal(
             });
         }
     }
-    let cel = attributes_to_cel(
+    let cel = owned_attributes_to_val(
         &principal.attributes,
         [
-            ("id", cel::Value::from(principal.id.as_str())),
-            ("type", cel::Value::from(principal.kind.as_str())),
+            (
+                "id",
+                Box::new(CelString::from(principal.id.clone())) as Box<dyn Val>,
+            ),
+            ("type", Box::new(CelString::from(principal.kind.as_str()))),
         ],
     );
     Ok(CompiledPrincipal {
         id: Arc::from(principal.id.as_str()),
+        platform,
         kind: principal.kind,
         status: principal.status,
         token_version: principal.token_version,
@@ -917,13 +955,13 @@ fn compile_window(
     not_before: Option<DateTime<Utc>>,
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<Window, PolicyError> {
-    if let (Some(start), Some(end)) = (not_before, expires_at) {
-        if end <= start {
-            return Err(PolicyError::EmptyWindow {
-                what,
-                id: id.to_owned(),
-            });
-        }
+    if let (Some(start), Some(end)) = (not_before, expires_at)
+        && end <= start
+    {
+        return Err(PolicyError::EmptyWindow {
+            what,
+            id: id.to_owned(),
+        });
     }
     Ok(Window::new(not_before, expires_at))
 }
@@ -943,7 +981,8 @@ fn compile_any(
     let env = Arc::new(cel::Env::stdlib());
 
     // Roles, with the plan's custom role limit.
-    let (mut roles, role_index) = RoleCompiler::new(policy, &catalog, &env, false)?.compile_all()?;
+    let (mut roles, role_index) =
+        RoleCompiler::new(policy, &catalog, &env, false)?.compile_all()?;
     if let Some(limit) = policy.entitlements.custom_role_limit {
         let count = policy.roles.iter().filter(|role| !role.built_in).count();
         if count > limit as usize {
@@ -959,7 +998,10 @@ fn compile_any(
     let mut principals: FxHashMap<Box<str>, CompiledPrincipal> = FxHashMap::default();
     for principal in &policy.principals {
         let compiled = compile_principal(principal, &catalog, false)?;
-        if principals.insert(principal.id.as_str().into(), compiled).is_some() {
+        if principals
+            .insert(principal.id.as_str().into(), compiled)
+            .is_some()
+        {
             return Err(PolicyError::Duplicate {
                 what: "principal",
                 id: principal.id.clone(),
@@ -979,14 +1021,19 @@ fn compile_any(
             return Err(PolicyError::TenantsOnTenantBinding(binding.id.clone()));
         }
         let location = format!("binding `{}`", binding.id);
-        let role = *role_index
-            .get(binding.role.as_str())
-            .ok_or_else(|| PolicyError::UnknownReference {
+        let role = *role_index.get(binding.role.as_str()).ok_or_else(|| {
+            PolicyError::UnknownReference {
                 location: location.clone(),
                 what: "role",
                 id: binding.role.clone(),
-            })?;
-        let window = compile_window("binding", &binding.id, binding.not_before, binding.expires_at)?;
+            }
+        })?;
+        let window = compile_window(
+            "binding",
+            &binding.id,
+            binding.not_before,
+            binding.expires_at,
+        )?;
         let locations = if binding.locations.is_empty() {
             None
         } else {
@@ -1024,7 +1071,8 @@ fn compile_any(
 
     // Constraints, indexed by the permissions they forbid.
     let mut constraints = Vec::new();
-    let mut constraints_by_perm: Vec<Vec<u32>> = (0..catalog.perms.len()).map(|_| Vec::new()).collect();
+    let mut constraints_by_perm: Vec<Vec<u32>> =
+        (0..catalog.perms.len()).map(|_| Vec::new()).collect();
     let mut constraint_ids: FxHashSet<&str> = FxHashSet::default();
     for constraint in &policy.constraints {
         validate_id("constraint", &constraint.id)?;
@@ -1043,15 +1091,13 @@ fn compile_any(
             .when_related
             .as_deref()
             .map(|relation| {
-                catalog
-                    .relations
-                    .get(relation)
-                    .copied()
-                    .ok_or_else(|| PolicyError::UnknownReference {
+                catalog.relations.get(relation).copied().ok_or_else(|| {
+                    PolicyError::UnknownReference {
                         location: location.clone(),
                         what: "relation",
                         id: relation.to_owned(),
-                    })
+                    }
+                })
             })
             .transpose()?;
         let condition = constraint
@@ -1142,16 +1188,41 @@ fn compile_any(
         roles.extend(platform_roles);
         for principal in &platform.principals {
             let mut compiled = compile_principal(principal, &catalog, true)?;
-            for binding in platform.bindings.iter().filter(|b| b.principal == principal.id) {
-                let reaches = binding.tenants.is_empty() || binding.tenants.iter().any(|t| *t == tenant.id);
+            for binding in platform
+                .bindings
+                .iter()
+                .filter(|b| b.principal == principal.id)
+            {
+                let reaches = binding.tenants.is_empty() || binding.tenants.contains(&tenant.id);
                 let Some(role) = platform_index.get(binding.role.as_str()) else {
                     continue;
+                };
+                // Locations are honoured where this tenant has such a container; a binding
+                // limited to containers this tenant lacks reaches nothing here.
+                let locations = if binding.locations.is_empty() {
+                    None
+                } else {
+                    let ids: Vec<NodeId> = binding
+                        .locations
+                        .iter()
+                        .filter_map(|container| {
+                            let (kind, id) = split_typed_ref(container)?;
+                            let type_id = *catalog.type_index.get(kind)?;
+                            catalog.types[type_id as usize]
+                                .container
+                                .then(|| nodes.intern(type_id, id))
+                        })
+                        .collect();
+                    if ids.is_empty() {
+                        continue;
+                    }
+                    Some(ids.into_boxed_slice())
                 };
                 if reaches {
                     compiled.bindings.push(CompiledBinding {
                         id: Arc::from(binding.id.as_str()),
                         role: offset + *role as u32,
-                        locations: None,
+                        locations,
                         window: Window::new(binding.not_before, binding.expires_at),
                         source: binding.source,
                     });
@@ -1164,12 +1235,18 @@ fn compile_any(
     }
 
     let (nodes, facts) = nodes.into_facts();
-    let tenant_cel = attributes_to_cel(
+    let tenant_cel = owned_attributes_to_val(
         &BTreeMap::new(),
         [
-            ("id", cel::Value::from(tenant.id.as_str())),
-            ("name", cel::Value::from(tenant.name.as_str())),
-            ("time_zone", cel::Value::from(tenant.time_zone.as_str())),
+            (
+                "id",
+                Box::new(CelString::from(tenant.id.clone())) as Box<dyn Val>,
+            ),
+            ("name", Box::new(CelString::from(tenant.name.clone()))),
+            (
+                "time_zone",
+                Box::new(CelString::from(tenant.time_zone.clone())),
+            ),
         ],
     );
     Ok(Snapshot {

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use authz_core::decision::{ExplainStep, StepOutcome};
 use authz_core::model::{BindingSource, FieldVisibility, PrincipalKind};
-use authz_core::{AttrValue, Attributes, CheckRequest, Decision, MAX_ID_LEN, PrincipalRef, Reason, ResourceRef};
+use authz_core::{
+    AttrValue, Attributes, CheckRequest, Decision, MAX_ID_LEN, PrincipalRef, Reason, ResourceRef,
+};
 use chrono::{DateTime, Utc};
 
 use crate::pb;
@@ -104,12 +106,18 @@ fn optional_id<'a>(prefix: &str, field: &str, value: &'a str) -> Result<&'a str,
         ));
     }
     if value.chars().any(char::is_control) {
-        return Err(FieldViolation::new(path(prefix, field), "must not contain control characters"));
+        return Err(FieldViolation::new(
+            path(prefix, field),
+            "must not contain control characters",
+        ));
     }
     Ok(value)
 }
 
-fn parse_principal<'a>(prefix: &str, message: Option<&'a pb::PrincipalRef>) -> Result<PrincipalRef<'a>, FieldViolation> {
+fn parse_principal<'a>(
+    prefix: &str,
+    message: Option<&'a pb::PrincipalRef>,
+) -> Result<PrincipalRef<'a>, FieldViolation> {
     let Some(message) = message else {
         return Err(FieldViolation::new(prefix, "is required"));
     };
@@ -149,7 +157,10 @@ fn attributes(
     if map.len() > MAX_ATTRIBUTES {
         return Err(FieldViolation::new(
             field,
-            format!("must have at most {MAX_ATTRIBUTES} entries, got {}", map.len()),
+            format!(
+                "must have at most {MAX_ATTRIBUTES} entries, got {}",
+                map.len()
+            ),
         ));
     }
     let mut converted = BTreeMap::new();
@@ -166,7 +177,11 @@ fn attributes(
     Ok(converted)
 }
 
-fn attribute(field: &str, value: &pb::AttributeValue, depth: usize) -> Result<AttrValue, FieldViolation> {
+fn attribute(
+    field: &str,
+    value: &pb::AttributeValue,
+    depth: usize,
+) -> Result<AttrValue, FieldViolation> {
     use pb::attribute_value::Kind;
     if depth > MAX_ATTRIBUTE_DEPTH {
         return Err(FieldViolation::new(
@@ -175,12 +190,20 @@ fn attribute(field: &str, value: &pb::AttributeValue, depth: usize) -> Result<At
         ));
     }
     Ok(match &value.kind {
-        None => return Err(FieldViolation::new(field, "must set exactly one value kind")),
+        None => {
+            return Err(FieldViolation::new(
+                field,
+                "must set exactly one value kind",
+            ));
+        }
         Some(Kind::StringValue(text)) => {
             if text.len() > MAX_STRING_LEN {
                 return Err(FieldViolation::new(
                     field,
-                    format!("strings must be at most {MAX_STRING_LEN} bytes, got {}", text.len()),
+                    format!(
+                        "strings must be at most {MAX_STRING_LEN} bytes, got {}",
+                        text.len()
+                    ),
                 ));
             }
             AttrValue::String(text.clone())
@@ -204,7 +227,10 @@ fn attribute(field: &str, value: &pb::AttributeValue, depth: usize) -> Result<At
             if list.values.len() > MAX_LIST_LEN {
                 return Err(FieldViolation::new(
                     field,
-                    format!("lists must have at most {MAX_LIST_LEN} elements, got {}", list.values.len()),
+                    format!(
+                        "lists must have at most {MAX_LIST_LEN} elements, got {}",
+                        list.values.len()
+                    ),
                 ));
             }
             AttrValue::List(
@@ -220,7 +246,10 @@ fn attribute(field: &str, value: &pb::AttributeValue, depth: usize) -> Result<At
 }
 
 /// Validates one check; `prefix` is the field path of the message (`""` or `items[3]`).
-pub fn validate_check<'a>(message: &'a pb::CheckRequest, prefix: &str) -> Result<ValidatedCheck<'a>, FieldViolation> {
+pub fn validate_check<'a>(
+    message: &'a pb::CheckRequest,
+    prefix: &str,
+) -> Result<ValidatedCheck<'a>, FieldViolation> {
     let tenant_id = require_id(prefix, "tenant_id", &message.tenant_id)?;
     let principal = parse_principal(&path(prefix, "principal"), message.principal.as_ref())?;
     let action = require_id(prefix, "action", &message.action)?;
@@ -231,7 +260,8 @@ pub fn validate_check<'a>(message: &'a pb::CheckRequest, prefix: &str) -> Result
         .ok_or_else(|| FieldViolation::new(&resource_path, "is required"))?;
     let resource_type = require_id(&resource_path, "type", &resource.r#type)?;
     let resource_id = require_id(&resource_path, "id", &resource.id)?;
-    let resource_attributes = attributes(&path(&resource_path, "attributes"), &resource.attributes, 1)?;
+    let resource_attributes =
+        attributes(&path(&resource_path, "attributes"), &resource.attributes, 1)?;
     let context = attributes(&path(prefix, "context"), &message.context, 1)?;
     let on_behalf_of = message
         .on_behalf_of
@@ -239,8 +269,12 @@ pub fn validate_check<'a>(message: &'a pb::CheckRequest, prefix: &str) -> Result
         .map(|delegator| parse_principal(&path(prefix, "on_behalf_of"), Some(delegator)))
         .transpose()?;
     let consistency = match message.consistency.as_ref().and_then(|c| c.requirement) {
-        None | Some(pb::consistency::Requirement::MinimizeLatency(_)) => Consistency::MinimizeLatency,
-        Some(pb::consistency::Requirement::AtLeastRevision(revision)) => Consistency::AtLeastRevision(revision),
+        None | Some(pb::consistency::Requirement::MinimizeLatency(_)) => {
+            Consistency::MinimizeLatency
+        }
+        Some(pb::consistency::Requirement::AtLeastRevision(revision)) => {
+            Consistency::AtLeastRevision(revision)
+        }
         Some(pb::consistency::Requirement::FullyConsistent(_)) => Consistency::FullyConsistent,
     };
     Ok(ValidatedCheck {
@@ -259,14 +293,19 @@ pub fn validate_check<'a>(message: &'a pb::CheckRequest, prefix: &str) -> Result
 }
 
 /// Validates every item of a bulk check; the first bad item rejects the call.
-pub fn validate_bulk(message: &pb::CheckBulkRequest) -> Result<Vec<ValidatedCheck<'_>>, FieldViolation> {
+pub fn validate_bulk(
+    message: &pb::CheckBulkRequest,
+) -> Result<Vec<ValidatedCheck<'_>>, FieldViolation> {
     if message.items.is_empty() {
         return Err(FieldViolation::new("items", "must hold at least one check"));
     }
     if message.items.len() > MAX_BULK_ITEMS {
         return Err(FieldViolation::new(
             "items",
-            format!("must hold at most {MAX_BULK_ITEMS} checks, got {}", message.items.len()),
+            format!(
+                "must hold at most {MAX_BULK_ITEMS} checks, got {}",
+                message.items.len()
+            ),
         ));
     }
     message
@@ -333,7 +372,11 @@ fn outcome_to_proto(outcome: StepOutcome) -> pb::StepOutcome {
 }
 
 /// The wire form of a decision, with the explain trace when one was recorded.
-pub fn decision_to_proto(decision: &Decision<'_>, trace: Option<Vec<ExplainStep>>, request_id: &str) -> pb::CheckResponse {
+pub fn decision_to_proto(
+    decision: &Decision<'_>,
+    trace: Option<Vec<ExplainStep>>,
+    request_id: &str,
+) -> pb::CheckResponse {
     let basis = &decision.basis;
     let obligations = &decision.obligations;
     pb::CheckResponse {
@@ -351,7 +394,9 @@ pub fn decision_to_proto(decision: &Decision<'_>, trace: Option<Vec<ExplainStep>
             scope: basis.scope.unwrap_or_default().to_owned(),
             constraint_id: basis.constraint_id.to_owned(),
             delegation_id: basis.delegation_id.to_owned(),
-            source: basis.source.map_or(pb::BindingSource::Unspecified, source_to_proto) as i32,
+            source: basis
+                .source
+                .map_or(pb::BindingSource::Unspecified, source_to_proto) as i32,
         }),
         obligations: Some(pb::Obligations {
             field_visibility: obligations
@@ -359,7 +404,9 @@ pub fn decision_to_proto(decision: &Decision<'_>, trace: Option<Vec<ExplainStep>
                 .as_deref()
                 .unwrap_or_default()
                 .iter()
-                .map(|(field, visibility)| (field.to_string(), visibility_to_proto(*visibility) as i32))
+                .map(|(field, visibility)| {
+                    (field.to_string(), visibility_to_proto(*visibility) as i32)
+                })
                 .collect(),
             step_up: obligations.step_up.then(|| pb::StepUp {
                 required: true,

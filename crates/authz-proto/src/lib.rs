@@ -15,4 +15,5 @@ pub mod pb {
 }
 
 /// The encoded descriptor set of every `authz.v1` file, for server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/authz_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/authz_descriptor.bin"));

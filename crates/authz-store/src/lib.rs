@@ -89,7 +89,9 @@ impl Store for InMemoryStore {
         if stored.policy.tenant.id == PLATFORM_TENANT_ID {
             inner.platform = Some(stored);
         } else {
-            inner.tenants.insert(stored.policy.tenant.id.clone(), stored);
+            inner
+                .tenants
+                .insert(stored.policy.tenant.id.clone(), stored);
         }
         Ok(revision)
     }

@@ -11,10 +11,19 @@ use authz_proto::pb::authorization_service_client::AuthorizationServiceClient;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "authzctl", version, about = "Command-line client for authz-server")]
+#[command(
+    name = "authzctl",
+    version,
+    about = "Command-line client for authz-server"
+)]
 struct Cli {
     /// Server address.
-    #[arg(long, global = true, env = "AUTHZ_SERVER", default_value = "http://127.0.0.1:50051")]
+    #[arg(
+        long,
+        global = true,
+        env = "AUTHZ_SERVER",
+        default_value = "http://127.0.0.1:50051"
+    )]
     server: String,
     #[command(subcommand)]
     command: Command,
@@ -72,14 +81,22 @@ struct CheckArgs {
     json: bool,
 }
 
-fn principal(text: &str, args: &CheckArgs, with_credentials: bool) -> Result<pb::PrincipalRef, String> {
+fn principal(
+    text: &str,
+    args: &CheckArgs,
+    with_credentials: bool,
+) -> Result<pb::PrincipalRef, String> {
     let (kind, id) = text
         .split_once(':')
         .ok_or_else(|| format!("principal `{text}` must be `user:ID` or `service:ID`"))?;
     let kind = match kind {
         "user" => pb::PrincipalType::User,
         "service" => pb::PrincipalType::Service,
-        other => return Err(format!("principal type `{other}` must be `user` or `service`")),
+        other => {
+            return Err(format!(
+                "principal type `{other}` must be `user` or `service`"
+            ));
+        }
     };
     Ok(pb::PrincipalRef {
         r#type: kind as i32,
@@ -105,7 +122,9 @@ fn typed_value(text: &str) -> pb::AttributeValue {
     pb::AttributeValue { kind: Some(kind) }
 }
 
-fn attributes(pairs: &[String]) -> Result<std::collections::HashMap<String, pb::AttributeValue>, String> {
+fn attributes(
+    pairs: &[String],
+) -> Result<std::collections::HashMap<String, pb::AttributeValue>, String> {
     pairs
         .iter()
         .map(|pair| {
@@ -170,7 +189,11 @@ fn outcome(value: i32) -> String {
 fn visibility(value: i32) -> String {
     enum_name(
         value,
-        |v| pb::FieldVisibility::try_from(v).ok().map(|c| c.as_str_name()),
+        |v| {
+            pb::FieldVisibility::try_from(v)
+                .ok()
+                .map(|c| c.as_str_name())
+        },
         "FIELD_VISIBILITY_",
     )
 }
@@ -218,7 +241,10 @@ fn print_text(response: &pb::CheckResponse) {
     println!("{verdict}  ({})  {}", reason(response), response.message);
     if let Some(basis) = &response.decided_by {
         if !basis.role_id.is_empty() {
-            println!("  decided by  role `{}` via binding `{}`, scope `{}`", basis.role_id, basis.binding_id, basis.scope);
+            println!(
+                "  decided by  role `{}` via binding `{}`, scope `{}`",
+                basis.role_id, basis.binding_id, basis.scope
+            );
         }
         if !basis.constraint_id.is_empty() {
             println!("  forbidden by constraint `{}`", basis.constraint_id);
@@ -241,7 +267,13 @@ fn print_text(response: &pb::CheckResponse) {
     if let Some(trace) = &response.explain {
         println!("explain:");
         for (index, step) in trace.steps.iter().enumerate() {
-            println!("  {:>2}. {:<13} {:<9} {}", index + 1, step.stage, outcome(step.outcome), step.detail);
+            println!(
+                "  {:>2}. {:<13} {:<9} {}",
+                index + 1,
+                step.stage,
+                outcome(step.outcome),
+                step.detail
+            );
         }
     }
 }

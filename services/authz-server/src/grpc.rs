@@ -31,18 +31,18 @@ impl<C: Clock> Authorization<C> {
             );
             return convert::decision_to_proto(&decision, None, check.request_id);
         };
-        if let Consistency::AtLeastRevision(wanted) = check.consistency {
-            if wanted > snapshot.revision() {
-                let decision = Decision::deny(
-                    Reason::Stale,
-                    format!(
-                        "revision {wanted} is not known here yet (current {})",
-                        snapshot.revision()
-                    ),
-                    snapshot.revision(),
-                );
-                return convert::decision_to_proto(&decision, None, check.request_id);
-            }
+        if let Consistency::AtLeastRevision(wanted) = check.consistency
+            && wanted > snapshot.revision()
+        {
+            let decision = Decision::deny(
+                Reason::Stale,
+                format!(
+                    "revision {wanted} is not known here yet (current {})",
+                    snapshot.revision()
+                ),
+                snapshot.revision(),
+            );
+            return convert::decision_to_proto(&decision, None, check.request_id);
         }
         let request = check.request(self.clock.now());
         if check.explain {
@@ -65,7 +65,10 @@ fn invalid_argument(violation: FieldViolation) -> Status {
 
 #[tonic::async_trait]
 impl<C: Clock> pb::authorization_service_server::AuthorizationService for Authorization<C> {
-    async fn check(&self, request: Request<pb::CheckRequest>) -> Result<Response<pb::CheckResponse>, Status> {
+    async fn check(
+        &self,
+        request: Request<pb::CheckRequest>,
+    ) -> Result<Response<pb::CheckResponse>, Status> {
         let message = request.into_inner();
         let check = convert::validate_check(&message, "").map_err(invalid_argument)?;
         Ok(Response::new(self.decide(&check)))

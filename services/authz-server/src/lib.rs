@@ -10,6 +10,8 @@ mod grpc;
 pub mod registry;
 
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
 use authz_proto::pb::admin_service_server::AdminServiceServer;
 use authz_proto::pb::audit_service_server::AuditServiceServer;
@@ -32,12 +34,17 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
 }
 
-/// Serves the gRPC API on `listener` until `shutdown` resolves.
+/// How long open connections may drain after shutdown begins before the server stops anyway.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Serves the gRPC API on `listener` until `shutdown` resolves, then drains open connections
+/// for at most `grace`: a client that keeps its connection open cannot hold a rollout hostage.
 pub async fn serve<C: Clock>(
     listener: TcpListener,
-    registry: std::sync::Arc<TenantRegistry>,
+    registry: Arc<TenantRegistry>,
     clock: C,
     shutdown: impl Future<Output = ()> + Send,
+    grace: Duration,
 ) -> Result<(), ServeError> {
     let (health, health_service) = tonic_health::server::health_reporter();
     // Readiness is per named service: the registry was loaded before we got here, so the
@@ -55,14 +62,28 @@ pub async fn serve<C: Clock>(
         .build_v1alpha()?;
     let authorization = grpc::Authorization::new(registry, clock);
     tracing::info!(address = ?listener.local_addr().ok(), "authz-server listening");
-    tonic::transport::Server::builder()
+    let draining = Arc::new(tokio::sync::Notify::new());
+    let signal = {
+        let draining = Arc::clone(&draining);
+        async move {
+            shutdown.await;
+            draining.notify_one();
+        }
+    };
+    let server = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(AuthorizationServiceServer::new(authorization))
         .add_service(AdminServiceServer::new(grpc::NotYetAdmin))
         .add_service(AuditServiceServer::new(grpc::NotYetAudit))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await?;
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => result?,
+        () = async { draining.notified().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(?grace, "connections still open after the shutdown grace period; stopping anyway");
+        }
+    }
     Ok(())
 }

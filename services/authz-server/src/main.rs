@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
-#[command(name = "authz-server", version, about = "Multi-tenant authorization service (policy decision point)")]
+#[command(
+    name = "authz-server",
+    version,
+    about = "Multi-tenant authorization service (policy decision point)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -42,6 +46,9 @@ struct ServeArgs {
     /// The platform tenant's policy (platform staff roles and bindings).
     #[arg(long, env = "AUTHZ_PLATFORM_POLICY")]
     platform_policy: Option<PathBuf>,
+    /// Seconds open connections may drain after SIGTERM before the server stops anyway.
+    #[arg(long, env = "AUTHZ_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
+    shutdown_grace_seconds: u64,
     /// Log format.
     #[arg(long, env = "AUTHZ_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -54,7 +61,8 @@ enum LogFormat {
 }
 
 fn read_policy(path: &PathBuf) -> Result<TenantPolicy, String> {
-    let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
     TenantPolicy::from_yaml(&text).map_err(|error| format!("{}: {error}", path.display()))
 }
 
@@ -62,11 +70,18 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     let store = InMemoryStore::new();
     // The platform policy goes first: tenant snapshots compile its bindings in.
     if let Some(path) = &args.platform_policy {
-        store.put_tenant(read_policy(path)?).await.map_err(|error| error.to_string())?;
+        store
+            .put_tenant(read_policy(path)?)
+            .await
+            .map_err(|error| error.to_string())?;
     }
     if args.policies.is_empty() {
-        let demo = TenantPolicy::from_yaml(DEMO_POLICY).map_err(|error| format!("demo policy: {error}"))?;
-        store.put_tenant(demo).await.map_err(|error| error.to_string())?;
+        let demo = TenantPolicy::from_yaml(DEMO_POLICY)
+            .map_err(|error| format!("demo policy: {error}"))?;
+        store
+            .put_tenant(demo)
+            .await
+            .map_err(|error| error.to_string())?;
     }
     for path in &args.policies {
         store
@@ -74,21 +89,32 @@ async fn run(args: ServeArgs) -> Result<(), String> {
             .await
             .map_err(|error| format!("{}: {error}", path.display()))?;
     }
-    let registry = TenantRegistry::load(&store).await.map_err(|error| error.to_string())?;
+    let registry = TenantRegistry::load(&store)
+        .await
+        .map_err(|error| error.to_string())?;
     tracing::info!(tenants = ?registry.tenant_ids(), "policies loaded");
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
-    authz_server::serve(listener, Arc::new(registry), SystemClock, shutdown_signal())
-        .await
-        .map_err(|error| error.to_string())
+    let grace = std::time::Duration::from_secs(args.shutdown_grace_seconds);
+    authz_server::serve(
+        listener,
+        Arc::new(registry),
+        SystemClock,
+        shutdown_signal(),
+        grace,
+    )
+    .await
+    .map_err(|error| error.to_string())
 }
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
             Ok(signal) => signal,
             Err(error) => {
                 tracing::warn!(%error, "cannot listen for SIGTERM; only ctrl-c stops the server");
