@@ -1,16 +1,22 @@
 //! CEL conditions: compiled once per snapshot, evaluated per check with bounded inputs.
 //!
 //! Evaluation is bounded by construction: CEL has no unbounded loops (comprehensions run over
-//! finite lists), expressions are limited to [`MAX_CONDITION_LEN`] bytes at load time, and the
-//! edge bounds the size and depth of every attribute map a request brings.
+//! finite lists), expressions are limited to [`MAX_CONDITION_LEN`] bytes and comprehensions to
+//! [`MAX_COMPREHENSION_DEPTH`] levels of nesting at load time, and the edge bounds the size and
+//! depth of every attribute map a request brings.
 
 use std::sync::Arc;
 
+use cel::common::ast::{EntryExpr, Expr, IdedEntryExpr, IdedExpr};
 use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
 
 /// Longest condition source accepted at load time.
 pub const MAX_CONDITION_LEN: usize = 2048;
+
+/// Deepest nesting of comprehensions (`all`, `exists`, `map`, `filter`…) accepted at load
+/// time. Lists are bounded at the edge (256 elements), so the worst case is 256² iterations.
+pub const MAX_COMPREHENSION_DEPTH: usize = 2;
 
 /// The variables a condition may reference.
 pub const CONDITION_VARIABLES: [&str; 5] = ["principal", "resource", "context", "tenant", "now"];
@@ -43,6 +49,44 @@ pub enum ConditionError {
         "condition references unknown variable `{0}` (known: principal, resource, context, tenant, now)"
     )]
     UnknownVariable(String),
+    #[error(
+        "condition nests comprehensions {0} deep; at most {MAX_COMPREHENSION_DEPTH} keeps evaluation bounded"
+    )]
+    TooDeep(usize),
+}
+
+/// How deeply comprehensions nest inside `expr` (0 when there are none).
+fn comprehension_depth(expr: &IdedExpr) -> usize {
+    let deepest = |children: &mut dyn Iterator<Item = &IdedExpr>| {
+        children.map(comprehension_depth).max().unwrap_or(0)
+    };
+    match &expr.expr {
+        Expr::Comprehension(comprehension) => {
+            let inner = [
+                &comprehension.accu_init,
+                &comprehension.loop_cond,
+                &comprehension.loop_step,
+                &comprehension.result,
+            ];
+            let range = comprehension_depth(&comprehension.iter_range);
+            range.max(1 + deepest(&mut inner.into_iter()))
+        }
+        Expr::Call(call) => {
+            deepest(&mut call.target.iter().map(|target| &**target).chain(&call.args))
+        }
+        Expr::List(list) => deepest(&mut list.elements.iter()),
+        Expr::Map(map) => deepest(&mut map.entries.iter().flat_map(entry_children)),
+        Expr::Struct(literal) => deepest(&mut literal.entries.iter().flat_map(entry_children)),
+        Expr::Select(select) => comprehension_depth(&select.operand),
+        Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => 0,
+    }
+}
+
+fn entry_children(entry: &IdedEntryExpr) -> Vec<&IdedExpr> {
+    match &entry.expr {
+        EntryExpr::StructField(field) => vec![&field.value],
+        EntryExpr::MapEntry(pair) => vec![&pair.key, &pair.value],
+    }
 }
 
 /// The inputs a condition sees, as CEL values borrowed for the evaluation: nothing is copied
@@ -89,6 +133,10 @@ impl Condition {
         {
             return Err(ConditionError::UnknownVariable(unknown.to_owned()));
         }
+        let depth = comprehension_depth(program.expression());
+        if depth > MAX_COMPREHENSION_DEPTH {
+            return Err(ConditionError::TooDeep(depth));
+        }
         let uses_resource = references.has_variable("resource");
         let uses_context = references.has_variable("context");
         drop(references);
@@ -121,5 +169,48 @@ impl Condition {
             )),
             Err(error) => Err(error.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_time_checks_name_what_is_wrong() {
+        let env = cel::Env::stdlib();
+        let nested = |depth: usize| {
+            (0..depth).fold("true".to_owned(), |inner, level| {
+                format!("context.items.all(x{level}, {inner})")
+            })
+        };
+        let cases: [(String, Result<(), ConditionError>); 8] = [
+            ("context.section == 'billing'".into(), Ok(())),
+            (nested(1), Ok(())),
+            (nested(2), Ok(())),
+            (nested(3), Err(ConditionError::TooDeep(3))),
+            // Nesting hidden in a call argument or the iteration range still counts.
+            (
+                format!("size([{}]) > 0", nested(3)),
+                Err(ConditionError::TooDeep(3)),
+            ),
+            (
+                "user.admin".into(),
+                Err(ConditionError::UnknownVariable("user".into())),
+            ),
+            (" ".into(), Err(ConditionError::Empty)),
+            (
+                "x".repeat(MAX_CONDITION_LEN + 1),
+                Err(ConditionError::TooLong),
+            ),
+        ];
+        for (source, want) in cases {
+            let got = Condition::compile(&env, &source).map(|_| ());
+            assert_eq!(got, want, "{source}");
+        }
+        assert!(matches!(
+            Condition::compile(&env, "context.section =="),
+            Err(ConditionError::Parse(_))
+        ));
     }
 }

@@ -81,6 +81,8 @@ pub enum PolicyError {
     BindingLocation { binding: String, location: String },
     #[error("{what} `{id}`: window ends before it starts")]
     EmptyWindow { what: &'static str, id: String },
+    #[error("role `{0}` has a grant that names no permission")]
+    EmptyGrant(String),
     #[error("constraint `{0}` names no permission and no category")]
     EmptyConstraint(String),
     #[error("binding `{0}`: only platform bindings may list tenants")]

@@ -16,10 +16,10 @@ use crate::decision::{
     Decision, DecisionBasis, ExplainStep, FieldVisibilities, NoTrace, Obligations, Reason,
     StepOutcome, Tracer,
 };
-use crate::model::{FieldVisibility, PrincipalKind, PrincipalStatus, TenantStatus};
+use crate::model::{PrincipalKind, PrincipalStatus, TenantStatus};
 use crate::snapshot::{
     CompiledBinding, CompiledGrant, CompiledPrincipal, NodeId, PermId, ResourceFacts, Scope,
-    Snapshot,
+    Snapshot, all_full,
 };
 
 /// Who is asking, as the caller's token says.
@@ -803,7 +803,7 @@ impl<'s> Evaluation<'s, '_> {
                     Some((_, obligations)) => {
                         obligations.step_up &= grant.step_up;
                         merge_visibility(&mut obligations.field_visibility, grant);
-                        !obligations.step_up && is_all_full(&obligations.field_visibility)
+                        !obligations.step_up && all_full(obligations.field_visibility.as_deref())
                     }
                 };
                 // Further grants could only repeat the widest answer; an explanation still
@@ -847,12 +847,6 @@ impl<'s> Evaluation<'s, '_> {
             Err(error) => Some(Miss::ConditionError(grant, error)),
         }
     }
-}
-
-fn is_all_full(visibility: &Option<FieldVisibilities>) -> bool {
-    visibility
-        .as_deref()
-        .is_none_or(|fields| fields.iter().all(|(_, v)| *v == FieldVisibility::Full))
 }
 
 /// Widens `current` field by field with what `grant` shows: the union of access.

@@ -285,6 +285,30 @@ fn validate_id(what: &'static str, id: &str) -> Result<(), PolicyError> {
     })
 }
 
+/// Compiles an optional condition, naming `location` (the role or constraint) in the error.
+fn compile_condition(
+    env: &cel::Env,
+    source: Option<&str>,
+    location: &str,
+) -> Result<Option<Arc<Condition>>, PolicyError> {
+    source
+        .map(|source| {
+            Condition::compile(env, source)
+                .map(Arc::new)
+                .map_err(|error| PolicyError::Condition {
+                    location: location.to_owned(),
+                    source_text: source.to_owned(),
+                    error,
+                })
+        })
+        .transpose()
+}
+
+/// Whether a visibility shows every classified field in full (or there are none).
+pub(crate) fn all_full(visibility: Option<&[(Arc<str>, FieldVisibility)]>) -> bool {
+    visibility.is_none_or(|fields| fields.iter().all(|(_, v)| *v == FieldVisibility::Full))
+}
+
 /// Matches a permission pattern with `*` wildcards against a permission name.
 pub(crate) fn pattern_matches(pattern: &str, name: &str) -> bool {
     match pattern.split_once('*') {
@@ -716,32 +740,15 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
                     });
                 }
             }
-            let condition = grant
-                .condition
-                .as_deref()
-                .map(|source| {
-                    Condition::compile(self.env, source)
-                        .map(Arc::new)
-                        .map_err(|error| PolicyError::Condition {
-                            location: location.clone(),
-                            source_text: source.to_owned(),
-                            error,
-                        })
-                })
-                .transpose()?;
+            let condition = compile_condition(self.env, grant.condition.as_deref(), &location)?;
             let scope_text: Arc<str> = Arc::from(grant.scope.to_string().as_str());
             if grant.permission_names().next().is_none() {
-                return Err(PolicyError::UnknownPermission {
-                    location,
-                    permission: String::new(),
-                });
+                return Err(PolicyError::EmptyGrant(role.id.clone()));
             }
             for pattern in grant.permission_names() {
                 for perm in self.expand(pattern, &location)? {
                     let visibility = self.visibility(&role.id, perm, &grant.fields);
-                    let all_full = visibility.as_deref().is_none_or(|fields| {
-                        fields.iter().all(|(_, v)| *v == FieldVisibility::Full)
-                    });
+                    let all_full = all_full(visibility.as_deref());
                     grants.push((
                         perm,
                         Arc::new(CompiledGrant {
@@ -819,9 +826,7 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
             });
             if !held_fully {
                 let visibility = self.visibility(&role.id, perm, &BTreeMap::new());
-                let all_full = visibility
-                    .as_deref()
-                    .is_none_or(|fields| fields.iter().all(|(_, v)| *v == FieldVisibility::Full));
+                let all_full = all_full(visibility.as_deref());
                 grants.push((
                     perm,
                     Arc::new(CompiledGrant {
@@ -1100,19 +1105,7 @@ fn compile_any(
                 })
             })
             .transpose()?;
-        let condition = constraint
-            .condition
-            .as_deref()
-            .map(|source| {
-                Condition::compile(&env, source)
-                    .map(Arc::new)
-                    .map_err(|error| PolicyError::Condition {
-                        location: location.clone(),
-                        source_text: source.to_owned(),
-                        error,
-                    })
-            })
-            .transpose()?;
+        let condition = compile_condition(&env, constraint.condition.as_deref(), &location)?;
         let index = constraints.len() as u32;
         for (perm, entry) in catalog.perms.iter().enumerate() {
             let by_category = constraint
