@@ -53,7 +53,7 @@ ensure_postgres() {
   wait_until postgres postgres_ready
 }
 
-redis_ready() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping | grep -q PONG; }
+redis_ready() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
 
 ensure_redis() {
   if command -v redis-cli >/dev/null 2>&1 && redis_ready; then return 0; fi

@@ -562,3 +562,145 @@ async fn health_and_reflection_are_served() {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
 }
+
+const PLATFORM: &str = r#"
+tenant: { id: platform }
+catalog:
+  resource_types:
+    agency:
+      actions: { create: {}, view: {} }
+roles:
+  - { id: support_engineer, role_type: support, grants: [ { permission: "*.view" } ] }
+principals: [ { id: pat }, { id: sid } ]
+bindings:
+  - { id: pb-pat, principal: pat, role: support_engineer }
+  - { id: pb-sid, principal: sid, role: support_engineer, tenants: [tenant-b] }
+"#;
+
+#[tokio::test]
+async fn platform_staff_are_the_only_path_across_tenants() {
+    let server = TestServer::start(&[PLATFORM, TENANT_A, TENANT_B]).await;
+    let mut client = server.client().await;
+    let staff = |id: &str| pb::PrincipalRef {
+        platform: true,
+        ..user(id)
+    };
+    let cases = [
+        // Read-only support reaches every tenant it is bound to, and only reads.
+        ("tenant-a", staff("pat"), "view", pb::ReasonCode::Granted),
+        ("tenant-b", staff("pat"), "view", pb::ReasonCode::Granted),
+        (
+            "tenant-a",
+            staff("sid"),
+            "view",
+            pb::ReasonCode::PrincipalUnknown,
+        ),
+        ("tenant-b", staff("sid"), "view", pb::ReasonCode::Granted),
+        // Without the platform flag the same id is looked up among the tenant's own people.
+        (
+            "tenant-a",
+            user("pat"),
+            "view",
+            pb::ReasonCode::PrincipalUnknown,
+        ),
+        // A tenant's own user cannot claim to be platform staff.
+        (
+            "tenant-a",
+            staff("alice"),
+            "view",
+            pb::ReasonCode::PrincipalUnknown,
+        ),
+    ];
+    for (tenant, principal, action, want) in cases {
+        let who = format!(
+            "{}{}",
+            principal.id,
+            if principal.platform {
+                " (platform)"
+            } else {
+                ""
+            }
+        );
+        let response = client
+            .check(check_request(tenant, principal, action, "patient:1"))
+            .await
+            .expect("check answers")
+            .into_inner();
+        assert_eq!(
+            decision(&response).1,
+            want,
+            "{tenant} {who}: {}",
+            response.message
+        );
+    }
+}
+
+const APPEALS: &str = r#"
+tenant: { id: denialbase }
+catalog:
+  resource_types:
+    appeal:
+      actions: { sign: {}, view: {} }
+roles:
+  - { id: provider, role_type: provider, grants: [ { permissions: [appeal.sign, appeal.view] } ] }
+  - { id: staff, role_type: user, grants: [ { permission: appeal.view } ] }
+principals: [ { id: dr-lee }, { id: sam } ]
+bindings:
+  - { id: b1, principal: dr-lee, role: provider }
+  - { id: b2, principal: sam, role: staff }
+delegations:
+  - id: d-1
+    delegator: dr-lee
+    delegate: sam
+    permissions: [appeal.sign]
+    not_before: "2026-11-01T00:00:00Z"
+    expires_at: "2026-12-01T00:00:00Z"
+    reason: signs appeals while Dr. Lee is on leave
+"#;
+
+#[tokio::test]
+async fn delegated_signing_names_both_identities() {
+    let server = TestServer::start(&[APPEALS]).await;
+    let mut client = server.client().await;
+
+    // Sam alone may not sign.
+    let response = client
+        .check(check_request(
+            "denialbase",
+            user("sam"),
+            "sign",
+            "appeal:a-1",
+        ))
+        .await
+        .expect("check answers")
+        .into_inner();
+    assert_eq!(decision(&response).1, pb::ReasonCode::NoMatchingGrant);
+
+    // On Dr. Lee's behalf, inside the window, he may; the answer names the delegation.
+    let mut request = check_request("denialbase", user("sam"), "sign", "appeal:a-1");
+    request.on_behalf_of = Some(user("dr-lee"));
+    let response = client
+        .check(request)
+        .await
+        .expect("check answers")
+        .into_inner();
+    assert_eq!(
+        decision(&response).1,
+        pb::ReasonCode::Granted,
+        "{}",
+        response.message
+    );
+    let basis = response.decided_by.expect("basis");
+    assert_eq!(basis.delegation_id, "d-1");
+    assert_eq!(basis.role_id, "provider");
+
+    // Nobody delegated to Dr. Lee: the reverse is refused.
+    let mut request = check_request("denialbase", user("dr-lee"), "sign", "appeal:a-1");
+    request.on_behalf_of = Some(user("sam"));
+    let response = client
+        .check(request)
+        .await
+        .expect("check answers")
+        .into_inner();
+    assert_eq!(decision(&response).1, pb::ReasonCode::DelegationInvalid);
+}

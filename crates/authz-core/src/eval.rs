@@ -158,15 +158,22 @@ impl Snapshot {
     pub fn explain<'s>(&'s self, request: &CheckRequest<'_>) -> (Decision<'s>, Vec<ExplainStep>) {
         let mut trace = Vec::new();
         let decision = self.evaluate(request, &mut trace);
-        trace.push(ExplainStep::new(
-            "decision",
-            if decision.allowed {
-                StepOutcome::Pass
-            } else {
-                StepOutcome::Fail
-            },
-            format!("{}: {}", decision.reason.code(), decision.message),
-        ));
+        let detail = if decision.allowed {
+            format!(
+                "{}: allowed by role `{}` through binding `{}`",
+                decision.reason.code(),
+                decision.basis.role_id,
+                decision.basis.binding_id
+            )
+        } else {
+            format!("{}: {}", decision.reason.code(), decision.message)
+        };
+        let outcome = if decision.allowed {
+            StepOutcome::Pass
+        } else {
+            StepOutcome::Fail
+        };
+        trace.push(ExplainStep::new("decision", outcome, detail));
         (decision, trace)
     }
 
