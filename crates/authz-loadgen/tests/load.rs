@@ -1,0 +1,90 @@
+//! The load generator against the real server: every answer verified, bounds honoured.
+
+use std::time::Duration;
+
+use authz_loadgen::{LoadConfig, demo_workload, run};
+use authz_tests::TestServer;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_run_gets_every_answer_right() {
+    let server = TestServer::demo().await;
+    for batch in [1, 5] {
+        let config = LoadConfig {
+            server: format!("http://{}", server.address),
+            concurrency: 4,
+            connections: 2,
+            requests: 400,
+            duration: Duration::from_secs(30),
+            batch,
+        };
+        let report = run(&config, &demo_workload()).await.expect("run starts");
+        assert_eq!(report.requests, 400, "the request bound is exact");
+        assert_eq!(report.checks, 400 * batch as u64);
+        assert_eq!(report.errors, 0);
+        assert_eq!(report.wrong_answers, 0);
+        let l = report.latency_us;
+        assert!(
+            0.0 < l.p50 && l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.max,
+            "{l:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_expectation_is_counted_not_hidden() {
+    let server = TestServer::demo().await;
+    let mut workload = demo_workload();
+    // Flip every expectation: each answer must then be counted as wrong.
+    for question in &mut workload {
+        question.allowed = !question.allowed;
+    }
+    let config = LoadConfig {
+        server: format!("http://{}", server.address),
+        concurrency: 2,
+        connections: 1,
+        requests: 70,
+        duration: Duration::from_secs(30),
+        batch: 1,
+    };
+    let report = run(&config, &workload).await.expect("run starts");
+    assert_eq!(report.wrong_answers, 70);
+}
+
+#[tokio::test]
+async fn the_deadline_stops_a_run_and_bad_settings_are_refused() {
+    let server = TestServer::demo().await;
+    let config = LoadConfig {
+        server: format!("http://{}", server.address),
+        concurrency: 2,
+        connections: 1,
+        requests: u64::MAX,
+        duration: Duration::from_millis(300),
+        batch: 1,
+    };
+    let report = run(&config, &demo_workload()).await.expect("run starts");
+    assert!(
+        report.elapsed < Duration::from_secs(5),
+        "{:?}",
+        report.elapsed
+    );
+    assert!(report.requests > 0);
+
+    let refused = run(
+        &LoadConfig {
+            batch: 0,
+            ..config.clone()
+        },
+        &demo_workload(),
+    )
+    .await;
+    assert!(refused.is_err());
+    let unreachable = run(
+        &LoadConfig {
+            server: "http://127.0.0.1:1".to_owned(),
+            ..config
+        },
+        &demo_workload(),
+    )
+    .await;
+    assert!(unreachable.is_err());
+}
