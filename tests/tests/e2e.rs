@@ -19,6 +19,18 @@ fn decision(response: &pb::CheckResponse) -> (pb::Decision, pb::ReasonCode) {
     )
 }
 
+type Client =
+    pb::authorization_service_client::AuthorizationServiceClient<tonic::transport::Channel>;
+
+/// Asks one question; a transport or status error fails the test.
+async fn ask(client: &mut Client, request: pb::CheckRequest) -> pb::CheckResponse {
+    client
+        .check(request)
+        .await
+        .expect("check answers")
+        .into_inner()
+}
+
 /// The field named in the `BadRequest` detail of an `INVALID_ARGUMENT` status.
 #[track_caller]
 fn violated_field(status: &tonic::Status) -> String {
@@ -99,11 +111,11 @@ async fn check_answers_the_demo_matrix_over_grpc() {
         ),
     ];
     for (principal, action, resource, want_decision, want_reason) in cases {
-        let response = client
-            .check(check_request(DEMO, user(principal), action, resource))
-            .await
-            .expect("check answers")
-            .into_inner();
+        let response = ask(
+            &mut client,
+            check_request(DEMO, user(principal), action, resource),
+        )
+        .await;
         assert_eq!(
             decision(&response),
             (want_decision, want_reason),
@@ -122,11 +134,11 @@ async fn check_answers_the_demo_matrix_over_grpc() {
 async fn allow_carries_basis_and_field_visibility_obligations() {
     let server = TestServer::demo().await;
     let mut client = server.client().await;
-    let response = client
-        .check(check_request(DEMO, user("rita"), "view", "patient:p-100"))
-        .await
-        .expect("check answers")
-        .into_inner();
+    let response = ask(
+        &mut client,
+        check_request(DEMO, user("rita"), "view", "patient:p-100"),
+    )
+    .await;
     let basis = response.decided_by.expect("basis");
     assert_eq!(basis.role_id, "rn_case_manager");
     assert_eq!(basis.binding_id, "b-rita");
@@ -138,11 +150,11 @@ async fn allow_carries_basis_and_field_visibility_obligations() {
     );
 
     // The scheduler sees the patient but none of its classified fields.
-    let response = client
-        .check(check_request(DEMO, user("sam"), "view", "patient:p-100"))
-        .await
-        .expect("check answers")
-        .into_inner();
+    let response = ask(
+        &mut client,
+        check_request(DEMO, user("sam"), "view", "patient:p-100"),
+    )
+    .await;
     assert_eq!(decision(&response).0, pb::Decision::Allow);
     let fields = response.obligations.expect("obligations").field_visibility;
     assert_eq!(fields.get("ssn"), Some(&(pb::FieldVisibility::Off as i32)));
@@ -164,11 +176,7 @@ async fn conditions_read_request_context() {
         request
             .context
             .insert("section".to_owned(), string_value(section));
-        let response = client
-            .check(request)
-            .await
-            .expect("check answers")
-            .into_inner();
+        let response = ask(&mut client, request).await;
         assert_eq!(
             decision(&response).1,
             want,
@@ -186,18 +194,14 @@ async fn explain_returns_the_trace_with_the_same_verdict() {
         ("rita", "view", "patient:p-100"),
         ("carla", "approve", "document:doc-100"),
     ] {
-        let plain = client
-            .check(check_request(DEMO, user(principal), action, resource))
-            .await
-            .expect("check answers")
-            .into_inner();
+        let plain = ask(
+            &mut client,
+            check_request(DEMO, user(principal), action, resource),
+        )
+        .await;
         let mut request = check_request(DEMO, user(principal), action, resource);
         request.explain = true;
-        let explained = client
-            .check(request)
-            .await
-            .expect("check answers")
-            .into_inner();
+        let explained = ask(&mut client, request).await;
         assert_eq!(decision(&plain), decision(&explained));
         assert!(plain.explain.is_none(), "no trace unless asked");
         let steps = explained.explain.expect("trace").steps;
@@ -237,11 +241,11 @@ async fn session_and_token_version_are_verified() {
         let mut principal = user("rita");
         principal.session_id = session.map(str::to_owned);
         principal.token_version = token_version;
-        let response = client
-            .check(check_request(DEMO, principal, "view", "patient:p-100"))
-            .await
-            .expect("check answers")
-            .into_inner();
+        let response = ask(
+            &mut client,
+            check_request(DEMO, principal, "view", "patient:p-100"),
+        )
+        .await;
         assert_eq!(
             decision(&response).1,
             want,
@@ -383,11 +387,7 @@ async fn malformed_requests_are_invalid_argument_naming_the_field() {
     assert_eq!(violated_field(&status), "items");
 
     // The server is still healthy after all of that.
-    let response = client
-        .check(valid())
-        .await
-        .expect("check answers")
-        .into_inner();
+    let response = ask(&mut client, valid()).await;
     assert_eq!(decision(&response).0, pb::Decision::Allow);
 }
 
@@ -395,11 +395,11 @@ async fn malformed_requests_are_invalid_argument_naming_the_field() {
 async fn unknown_tenant_and_future_revision_deny_with_reason() {
     let server = TestServer::demo().await;
     let mut client = server.client().await;
-    let response = client
-        .check(check_request("acme", user("rita"), "view", "patient:p-100"))
-        .await
-        .expect("check answers")
-        .into_inner();
+    let response = ask(
+        &mut client,
+        check_request("acme", user("rita"), "view", "patient:p-100"),
+    )
+    .await;
     assert_eq!(
         decision(&response),
         (pb::Decision::Deny, pb::ReasonCode::TenantUnknown)
@@ -409,11 +409,7 @@ async fn unknown_tenant_and_future_revision_deny_with_reason() {
     request.consistency = Some(pb::Consistency {
         requirement: Some(pb::consistency::Requirement::AtLeastRevision(99)),
     });
-    let response = client
-        .check(request)
-        .await
-        .expect("check answers")
-        .into_inner();
+    let response = ask(&mut client, request).await;
     assert_eq!(
         decision(&response),
         (pb::Decision::Deny, pb::ReasonCode::Stale)
@@ -473,11 +469,11 @@ async fn tenant_boundaries_hold_from_the_outside() {
         (DEMO, "alice", "patient:1", pb::ReasonCode::TenantUnknown),
     ];
     for (tenant, principal, resource, want) in cases {
-        let response = client
-            .check(check_request(tenant, user(principal), "view", resource))
-            .await
-            .expect("check answers")
-            .into_inner();
+        let response = ask(
+            &mut client,
+            check_request(tenant, user(principal), "view", resource),
+        )
+        .await;
         assert_eq!(
             decision(&response).1,
             want,
@@ -621,11 +617,11 @@ async fn platform_staff_are_the_only_path_across_tenants() {
                 ""
             }
         );
-        let response = client
-            .check(check_request(tenant, principal, action, "patient:1"))
-            .await
-            .expect("check answers")
-            .into_inner();
+        let response = ask(
+            &mut client,
+            check_request(tenant, principal, action, "patient:1"),
+        )
+        .await;
         assert_eq!(
             decision(&response).1,
             want,
@@ -664,26 +660,17 @@ async fn delegated_signing_names_both_identities() {
     let mut client = server.client().await;
 
     // Sam alone may not sign.
-    let response = client
-        .check(check_request(
-            "denialbase",
-            user("sam"),
-            "sign",
-            "appeal:a-1",
-        ))
-        .await
-        .expect("check answers")
-        .into_inner();
+    let response = ask(
+        &mut client,
+        check_request("denialbase", user("sam"), "sign", "appeal:a-1"),
+    )
+    .await;
     assert_eq!(decision(&response).1, pb::ReasonCode::NoMatchingGrant);
 
     // On Dr. Lee's behalf, inside the window, he may; the answer names the delegation.
     let mut request = check_request("denialbase", user("sam"), "sign", "appeal:a-1");
     request.on_behalf_of = Some(user("dr-lee"));
-    let response = client
-        .check(request)
-        .await
-        .expect("check answers")
-        .into_inner();
+    let response = ask(&mut client, request).await;
     assert_eq!(
         decision(&response).1,
         pb::ReasonCode::Granted,
@@ -697,10 +684,6 @@ async fn delegated_signing_names_both_identities() {
     // Nobody delegated to Dr. Lee: the reverse is refused.
     let mut request = check_request("denialbase", user("dr-lee"), "sign", "appeal:a-1");
     request.on_behalf_of = Some(user("sam"));
-    let response = client
-        .check(request)
-        .await
-        .expect("check answers")
-        .into_inner();
+    let response = ask(&mut client, request).await;
     assert_eq!(decision(&response).1, pb::ReasonCode::DelegationInvalid);
 }
