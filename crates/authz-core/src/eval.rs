@@ -235,17 +235,12 @@ impl Snapshot {
         };
         let permission = &*self.perms[perm as usize].name;
 
-        let actor = match self.authenticate(
-            &request.principal,
-            perm,
-            request.now.timestamp_micros(),
-            trace,
-        ) {
+        let now = request.now.timestamp_micros();
+        let actor = match self.authenticate(&request.principal, perm, now, trace) {
             Ok(actor) => actor,
             Err(decision) => return *decision,
         };
 
-        let now = request.now.timestamp_micros();
         let mut delegation_id = "";
         let subject = match &request.on_behalf_of {
             None => actor,
