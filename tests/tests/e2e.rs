@@ -297,6 +297,18 @@ async fn malformed_requests_are_invalid_argument_naming_the_field() {
             values: vec![inner],
         })),
     });
+    // 60 entries × a 20-element list: every level within its own bound, 1,260 values in all.
+    let wide: std::collections::HashMap<_, _> = (0..60)
+        .map(|i| {
+            let list = pb::AttributeList {
+                values: vec![string_value("v"); 20],
+            };
+            let value = pb::AttributeValue {
+                kind: Some(pb::attribute_value::Kind::ListValue(list)),
+            };
+            (format!("k{i}"), value)
+        })
+        .collect();
     type Mutation = Box<dyn Fn(&mut pb::CheckRequest)>;
     let cases: Vec<(&str, Mutation)> = vec![
         ("tenant_id", Box::new(|r| r.tenant_id.clear())),
@@ -326,6 +338,10 @@ async fn malformed_requests_are_invalid_argument_naming_the_field() {
         (
             "context",
             Box::new(move |r| r.context = many_attributes.clone()),
+        ),
+        (
+            "resource.attributes",
+            Box::new(move |r| r.resource.as_mut().expect("set").attributes = wide.clone()),
         ),
         ("resource.attributes[\"deep\"]", {
             Box::new(move |r| {

@@ -21,6 +21,9 @@ pub const MAX_ATTRIBUTE_DEPTH: usize = 4;
 pub const MAX_STRING_LEN: usize = 4096;
 /// Most elements in one attribute list.
 pub const MAX_LIST_LEN: usize = 256;
+/// Most attribute values (scalars, lists and maps, at every depth) in one attribute tree
+/// (a request's resource attributes, or its context): bounds the memory one request can cost.
+pub const MAX_ATTRIBUTE_VALUES: usize = 1024;
 /// Most checks in one `CheckBulk` call.
 pub const MAX_BULK_ITEMS: usize = 100;
 
@@ -149,10 +152,30 @@ fn parse_principal<'a>(
     })
 }
 
+/// Converts one attribute tree, within the [`MAX_ATTRIBUTE_VALUES`] budget.
+fn attribute_tree(
+    field: &str,
+    map: &std::collections::HashMap<String, pb::AttributeValue>,
+) -> Result<Attributes, FieldViolation> {
+    let mut budget = MAX_ATTRIBUTE_VALUES;
+    attributes(field, map, 1, &mut budget)
+}
+
+fn spend(field: &str, budget: &mut usize) -> Result<(), FieldViolation> {
+    *budget = budget.checked_sub(1).ok_or_else(|| {
+        FieldViolation::new(
+            field,
+            format!("holds more than {MAX_ATTRIBUTE_VALUES} values in all"),
+        )
+    })?;
+    Ok(())
+}
+
 fn attributes(
     field: &str,
     map: &std::collections::HashMap<String, pb::AttributeValue>,
     depth: usize,
+    budget: &mut usize,
 ) -> Result<Attributes, FieldViolation> {
     if map.len() > MAX_ATTRIBUTES {
         return Err(FieldViolation::new(
@@ -172,7 +195,7 @@ fn attributes(
             ));
         }
         let value_path = format!("{field}[{key:?}]");
-        converted.insert(key.clone(), attribute(&value_path, value, depth)?);
+        converted.insert(key.clone(), attribute(&value_path, value, depth, budget)?);
     }
     Ok(converted)
 }
@@ -181,8 +204,10 @@ fn attribute(
     field: &str,
     value: &pb::AttributeValue,
     depth: usize,
+    budget: &mut usize,
 ) -> Result<AttrValue, FieldViolation> {
     use pb::attribute_value::Kind;
+    spend(field, budget)?;
     if depth > MAX_ATTRIBUTE_DEPTH {
         return Err(FieldViolation::new(
             field,
@@ -237,11 +262,15 @@ fn attribute(
                 list.values
                     .iter()
                     .enumerate()
-                    .map(|(index, item)| attribute(&format!("{field}[{index}]"), item, depth + 1))
+                    .map(|(index, item)| {
+                        attribute(&format!("{field}[{index}]"), item, depth + 1, budget)
+                    })
                     .collect::<Result<_, _>>()?,
             )
         }
-        Some(Kind::MapValue(map)) => AttrValue::Map(attributes(field, &map.fields, depth + 1)?),
+        Some(Kind::MapValue(map)) => {
+            AttrValue::Map(attributes(field, &map.fields, depth + 1, budget)?)
+        }
     })
 }
 
@@ -261,8 +290,8 @@ pub fn validate_check<'a>(
     let resource_type = require_id(&resource_path, "type", &resource.r#type)?;
     let resource_id = require_id(&resource_path, "id", &resource.id)?;
     let resource_attributes =
-        attributes(&path(&resource_path, "attributes"), &resource.attributes, 1)?;
-    let context = attributes(&path(prefix, "context"), &message.context, 1)?;
+        attribute_tree(&path(&resource_path, "attributes"), &resource.attributes)?;
+    let context = attribute_tree(&path(prefix, "context"), &message.context)?;
     let on_behalf_of = message
         .on_behalf_of
         .as_ref()
