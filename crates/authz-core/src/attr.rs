@@ -59,15 +59,6 @@ impl AttrValue {
             AttrValue::Timestamp(value) => Box::new(CelTimestamp::from(value.fixed_offset())),
         }
     }
-
-    /// Nesting depth: a scalar is 1, a list of scalars 2.
-    pub fn depth(&self) -> usize {
-        match self {
-            AttrValue::List(values) => 1 + values.iter().map(AttrValue::depth).max().unwrap_or(0),
-            AttrValue::Map(fields) => 1 + fields.values().map(AttrValue::depth).max().unwrap_or(0),
-            _ => 1,
-        }
-    }
 }
 
 impl From<&str> for AttrValue {

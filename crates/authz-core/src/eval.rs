@@ -711,7 +711,7 @@ impl<'s> Evaluation<'s, '_> {
         let mut allowed: Option<(DecisionBasis<'s>, Obligations)> = None;
         let resource = &self.request.resource;
 
-        for binding in &principal.bindings {
+        'bindings: for binding in &principal.bindings {
             let role = &snapshot.roles[binding.role as usize];
             if !binding.window.contains(self.now) {
                 trace.step(|| {
@@ -811,25 +811,15 @@ impl<'s> Evaluation<'s, '_> {
                 // Further grants could only repeat the widest answer; an explanation still
                 // lists them.
                 if widest && !T::ENABLED {
-                    return self.allow(allowed);
+                    break 'bindings;
                 }
             }
         }
         match allowed {
-            Some(_) => self.allow(allowed),
+            Some((basis, obligations)) => GrantOutcome::Allowed { basis, obligations },
             None => GrantOutcome::Denied {
                 reason: closest.reason(),
                 message: closest.message(&principal.id, permission, resource),
-            },
-        }
-    }
-
-    fn allow(&self, allowed: Option<(DecisionBasis<'s>, Obligations)>) -> GrantOutcome<'s> {
-        match allowed {
-            Some((basis, obligations)) => GrantOutcome::Allowed { basis, obligations },
-            None => GrantOutcome::Denied {
-                reason: Reason::NoMatchingGrant,
-                message: String::new(),
             },
         }
     }

@@ -97,6 +97,27 @@ pub(crate) struct CompiledGrant {
     pub(crate) declared_by: Arc<str>,
 }
 
+impl CompiledGrant {
+    fn new(
+        scope: Scope,
+        scope_text: Arc<str>,
+        condition: Option<Arc<Condition>>,
+        visibility: Option<FieldVisibilities>,
+        step_up: bool,
+        declared_by: Arc<str>,
+    ) -> Arc<CompiledGrant> {
+        Arc::new(CompiledGrant {
+            all_full: all_full(visibility.as_deref()),
+            scope,
+            scope_text,
+            condition,
+            visibility,
+            step_up,
+            declared_by,
+        })
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct CompiledRole {
     pub(crate) id: Arc<str>,
@@ -352,16 +373,35 @@ impl Catalog<'_> {
         self.perm_index.get(pattern).map(|id| vec![*id])
     }
 
-    fn perm_set(&self, patterns: &[String], location: &str) -> Result<PermSet, PolicyError> {
+    /// [`Catalog::expand`] where an unknown name is an error naming `location`, or — when
+    /// `lenient` (platform staff, whose policy names another catalog's permissions) — nothing.
+    fn expand_checked(
+        &self,
+        pattern: &str,
+        location: &str,
+        lenient: bool,
+    ) -> Result<Vec<PermId>, PolicyError> {
+        match self.expand(pattern) {
+            Some(ids) => Ok(ids),
+            None if lenient => Ok(Vec::new()),
+            None => Err(PolicyError::UnknownPermission {
+                location: location.to_owned(),
+                permission: pattern.to_owned(),
+            }),
+        }
+    }
+
+    fn perm_set(
+        &self,
+        patterns: &[String],
+        location: &str,
+        lenient: bool,
+    ) -> Result<PermSet, PolicyError> {
         let mut set = PermSet::with_capacity(self.perms.len());
         for pattern in patterns {
-            let ids = self
-                .expand(pattern)
-                .ok_or_else(|| PolicyError::UnknownPermission {
-                    location: location.to_owned(),
-                    permission: pattern.clone(),
-                })?;
-            ids.into_iter().for_each(|id| set.insert(id));
+            for id in self.expand_checked(pattern, location, lenient)? {
+                set.insert(id);
+            }
         }
         Ok(set)
     }
@@ -662,19 +702,11 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
     }
 
     fn expand(&self, pattern: &str, location: &str) -> Result<Vec<PermId>, PolicyError> {
-        match self.catalog.expand(pattern) {
-            Some(ids) => Ok(ids),
-            None if self.lenient => Ok(Vec::new()),
-            None => Err(PolicyError::UnknownPermission {
-                location: location.to_owned(),
-                permission: pattern.to_owned(),
-            }),
-        }
+        self.catalog.expand_checked(pattern, location, self.lenient)
     }
 
     fn visibility(
         &self,
-        role: &str,
         perm: PermId,
         fields: &BTreeMap<String, FieldVisibility>,
     ) -> Option<FieldVisibilities> {
@@ -686,7 +718,6 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
         if fields.is_empty() {
             return Some(Arc::clone(&resource_type.default_visibility));
         }
-        let _ = role;
         Some(
             resource_type
                 .classified_fields
@@ -747,19 +778,16 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
             }
             for pattern in grant.permission_names() {
                 for perm in self.expand(pattern, &location)? {
-                    let visibility = self.visibility(&role.id, perm, &grant.fields);
-                    let all_full = all_full(visibility.as_deref());
                     grants.push((
                         perm,
-                        Arc::new(CompiledGrant {
+                        CompiledGrant::new(
                             scope,
-                            scope_text: Arc::clone(&scope_text),
-                            condition: condition.clone(),
-                            visibility,
-                            all_full,
-                            step_up: grant.step_up,
-                            declared_by: Arc::clone(&declared_by),
-                        }),
+                            Arc::clone(&scope_text),
+                            condition.clone(),
+                            self.visibility(perm, &grant.fields),
+                            grant.step_up,
+                            Arc::clone(&declared_by),
+                        ),
                     ));
                 }
             }
@@ -825,19 +853,16 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
                 *held == perm && grant.scope == Scope::Tenant && grant.condition.is_none()
             });
             if !held_fully {
-                let visibility = self.visibility(&role.id, perm, &BTreeMap::new());
-                let all_full = all_full(visibility.as_deref());
                 grants.push((
                     perm,
-                    Arc::new(CompiledGrant {
-                        scope: Scope::Tenant,
-                        scope_text: Arc::from("tenant"),
-                        condition: None,
-                        visibility,
-                        all_full,
-                        step_up: false,
-                        declared_by: Arc::clone(&locked_by),
-                    }),
+                    CompiledGrant::new(
+                        Scope::Tenant,
+                        Arc::from("tenant"),
+                        None,
+                        self.visibility(perm, &BTreeMap::new()),
+                        false,
+                        Arc::clone(&locked_by),
+                    ),
                 ));
             }
         }
@@ -906,19 +931,7 @@ fn compile_principal(
     for key in &principal.api_keys {
         validate_id("api key", &key.id)?;
         let location = format!("api key `{}`", key.id);
-        let scopes = if platform {
-            let mut set = PermSet::with_capacity(catalog.perms.len());
-            for pattern in &key.scopes {
-                catalog
-                    .expand(pattern)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .for_each(|id| set.insert(id));
-            }
-            set
-        } else {
-            catalog.perm_set(&key.scopes, &location)?
-        };
+        let scopes = catalog.perm_set(&key.scopes, &location, platform)?;
         let entry = ApiKeyEntry {
             scopes,
             revoked: key.revoked,
@@ -1091,7 +1104,7 @@ fn compile_any(
             return Err(PolicyError::EmptyConstraint(constraint.id.clone()));
         }
         let location = format!("constraint `{}`", constraint.id);
-        let forbidden = catalog.perm_set(&constraint.permissions, &location)?;
+        let forbidden = catalog.perm_set(&constraint.permissions, &location, false)?;
         let when_related = constraint
             .when_related
             .as_deref()
@@ -1167,7 +1180,7 @@ fn compile_any(
             .push(CompiledDelegation {
                 id: Arc::from(delegation.id.as_str()),
                 delegator: Arc::from(delegation.delegator.as_str()),
-                perms: catalog.perm_set(&delegation.permissions, &location)?,
+                perms: catalog.perm_set(&delegation.permissions, &location, false)?,
                 window,
             });
     }
