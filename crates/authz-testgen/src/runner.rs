@@ -1,0 +1,65 @@
+//! Seeded, replayable property runs.
+//!
+//! Every run draws a fresh seed (so CI keeps exploring) and prints it; setting
+//! `PROPTEST_RNG_SEED` to that number replays the run case for case. A failure is also
+//! persisted to a regression file kept in the repository, which every later run replays first.
+
+use std::hash::{BuildHasher, Hasher};
+
+use proptest::strategy::Strategy;
+use proptest::test_runner::{
+    Config, FileFailurePersistence, RngSeed, TestCaseError, TestError, TestRunner,
+};
+
+/// The environment variable that replays a run (proptest's own).
+pub const SEED_VARIABLE: &str = "PROPTEST_RNG_SEED";
+
+/// The seed of this run: the one `PROPTEST_RNG_SEED` names, else a fresh random one.
+pub fn seed() -> u64 {
+    std::env::var(SEED_VARIABLE)
+        .ok()
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| {
+            // `RandomState` is seeded from the operating system's randomness per instance.
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        })
+}
+
+/// Runs `test` on `cases` values of `strategy`, seeded and replayable; panics (as a test
+/// does) with the seed, the minimal failing value and the reason when a case fails.
+///
+/// `regressions` is the file failures are persisted to and replayed from, e.g.
+/// `concat!(env!("CARGO_MANIFEST_DIR"), "/tests/proptest-regressions/properties.txt")`.
+#[track_caller]
+#[expect(
+    clippy::panic,
+    reason = "a failed property fails its test, as `assert!` would"
+)]
+pub fn check<S: Strategy>(
+    name: &str,
+    cases: u32,
+    regressions: &'static str,
+    strategy: S,
+    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
+) {
+    let seed = seed();
+    println!("{name}: seed {seed} (replay: {SEED_VARIABLE}={seed})");
+    let config = Config {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(regressions))),
+        rng_seed: RngSeed::Fixed(seed),
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    match runner.run(&strategy, test) {
+        Ok(()) => {}
+        Err(TestError::Abort(why)) => {
+            panic!("{name} aborted (seed {seed}, replay: {SEED_VARIABLE}={seed}): {why}")
+        }
+        Err(TestError::Fail(why, value)) => panic!(
+            "{name} failed (seed {seed}, replay: {SEED_VARIABLE}={seed}): {why}\nminimal failing input: {value:#?}"
+        ),
+    }
+}
