@@ -42,14 +42,19 @@ impl TestServer {
 
     /// Serves these tenant policies (YAML); a policy with tenant id `platform` is the platform's.
     pub async fn start(policies: &[&str]) -> TestServer {
-        let store = InMemoryStore::new();
-        let mut parsed: Vec<TenantPolicy> = policies
+        let parsed: Vec<TenantPolicy> = policies
             .iter()
             .map(|text| TenantPolicy::from_yaml(text).expect("test policy parses"))
             .collect();
+        TestServer::serve(parsed, test_now()).await
+    }
+
+    /// Serves these tenant policies with the clock stopped at `now`.
+    pub async fn serve(mut policies: Vec<TenantPolicy>, now: DateTime<Utc>) -> TestServer {
+        let store = InMemoryStore::new();
         // The platform policy first: tenants compile its bindings in.
-        parsed.sort_by_key(|policy| policy.tenant.id != "platform");
-        for policy in parsed {
+        policies.sort_by_key(|policy| policy.tenant.id != "platform");
+        for policy in policies {
             store
                 .put_tenant(policy)
                 .await
@@ -66,14 +71,9 @@ impl TestServer {
                 let _ = stopped.await;
             };
             let grace = std::time::Duration::from_secs(2);
-            let result = authz_server::serve(
-                listener,
-                Arc::new(registry),
-                FixedClock(test_now()),
-                stop,
-                grace,
-            )
-            .await;
+            let result =
+                authz_server::serve(listener, Arc::new(registry), FixedClock(now), stop, grace)
+                    .await;
             if let Err(error) = result {
                 eprintln!("test server failed: {error}");
             }

@@ -6,7 +6,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 
-use proptest::strategy::Strategy;
+use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{
     Config, FileFailurePersistence, RngSeed, TestCaseError, TestError, TestRunner,
 };
@@ -62,4 +62,27 @@ pub fn check<S: Strategy>(
             "{name} failed (seed {seed}, replay: {SEED_VARIABLE}={seed}): {why}\nminimal failing input: {value:#?}"
         ),
     }
+}
+
+/// Draws `count` values of `strategy` from a seeded, printed seed (as [`check`] does), for tests
+/// that cannot run inside a proptest loop — an async test talking to a server, say. There is no
+/// shrinking; the printed seed replays the same values.
+#[track_caller]
+#[expect(
+    clippy::panic,
+    reason = "a strategy that cannot draw fails its test, as `assert!` would"
+)]
+pub fn draw<S: Strategy>(name: &str, strategy: S, count: usize) -> Vec<S::Value> {
+    let seed = seed();
+    println!("{name}: seed {seed} (replay: {SEED_VARIABLE}={seed})");
+    let mut runner = TestRunner::new(Config {
+        rng_seed: RngSeed::Fixed(seed),
+        ..Config::default()
+    });
+    (0..count)
+        .map(|_| match strategy.new_tree(&mut runner) {
+            Ok(tree) => tree.current(),
+            Err(why) => panic!("{name}: cannot draw a value (seed {seed}): {why}"),
+        })
+        .collect()
 }
