@@ -27,6 +27,9 @@ pub const MAX_ATTRIBUTE_VALUES: usize = 1024;
 /// Most checks in one `CheckBulk` call.
 pub const MAX_BULK_ITEMS: usize = 100;
 
+/// `google.protobuf.Timestamp.nanos` is below this.
+const NANOS_PER_SECOND: u32 = 1_000_000_000;
+
 /// One invalid field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{field}`: {description}")]
@@ -242,8 +245,11 @@ fn attribute(
         }
         Some(Kind::BoolValue(flag)) => AttrValue::Bool(*flag),
         Some(Kind::TimestampValue(at)) => {
+            // protobuf: `nanos` is in [0, 999_999_999]. chrono alone would take 1e9..2e9 as a
+            // leap second when `seconds` ends a minute, so the range is checked here.
             let converted = u32::try_from(at.nanos)
                 .ok()
+                .filter(|nanos| *nanos < NANOS_PER_SECOND)
                 .and_then(|nanos| DateTime::from_timestamp(at.seconds, nanos))
                 .ok_or_else(|| FieldViolation::new(field, "is not a valid timestamp"))?;
             AttrValue::Timestamp(converted)

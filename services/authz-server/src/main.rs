@@ -1,5 +1,6 @@
 //! `authz-server`: run with no arguments for the embedded in-memory store and the demo tenant.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -96,6 +97,13 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|error| format!("cannot read the bound address: {error}"))?;
+    // The one line on stdout (logs go to stderr), machine-readable: with `--listen host:0`,
+    // whoever started the server learns the port from it, with no race for a free one. Nobody
+    // reading it (a closed pipe) is no reason not to serve, so a failed write is ignored.
+    let _ = writeln!(std::io::stdout(), "listening on {bound}");
     let grace = std::time::Duration::from_secs(args.shutdown_grace_seconds);
     authz_server::serve(
         listener,
@@ -134,7 +142,10 @@ async fn shutdown_signal() {
 
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Logs go to stderr: stdout carries only the `listening on` line.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

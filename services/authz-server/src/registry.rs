@@ -59,3 +59,214 @@ impl TenantRegistry {
         ids
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! A reload that fails — the store cannot answer, or a tenant does not compile — keeps
+    //! serving the old snapshots unchanged: same `Arc`, same revision, same decisions.
+
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Mutex;
+
+    use authz_core::{Attributes, CheckRequest, PrincipalRef, Reason, ResourceRef, TenantPolicy};
+    use authz_store::StoredTenant;
+
+    use super::*;
+
+    const DEMO: &str = "sunrise-home-health";
+
+    /// A store that answers what the test last told it to.
+    #[derive(Debug)]
+    struct Scripted {
+        answers: Mutex<Answers>,
+    }
+
+    #[derive(Debug, Clone)]
+    struct Answers {
+        tenants: Result<Vec<StoredTenant>, String>,
+        platform: Result<Option<StoredTenant>, String>,
+    }
+
+    type Answer<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+    impl Scripted {
+        fn new(tenants: Vec<StoredTenant>) -> Scripted {
+            Scripted {
+                answers: Mutex::new(Answers {
+                    tenants: Ok(tenants),
+                    platform: Ok(None),
+                }),
+            }
+        }
+
+        fn answer(&self, change: impl FnOnce(&mut Answers)) {
+            change(&mut self.answers.lock().unwrap());
+        }
+
+        fn now(&self) -> Answers {
+            self.answers.lock().unwrap().clone()
+        }
+    }
+
+    // `Store` is an `async_trait`; this is the form it expands to, written out so the server
+    // does not take the macro as a dependency for one test double.
+    impl Store for Scripted {
+        fn tenants<'s, 'f>(&'s self) -> Answer<'f, Vec<StoredTenant>>
+        where
+            's: 'f,
+            Self: 'f,
+        {
+            let answer = self.now().tenants.map_err(StoreError::Unavailable);
+            Box::pin(std::future::ready(answer))
+        }
+
+        fn platform<'s, 'f>(&'s self) -> Answer<'f, Option<StoredTenant>>
+        where
+            's: 'f,
+            Self: 'f,
+        {
+            let answer = self.now().platform.map_err(StoreError::Unavailable);
+            Box::pin(std::future::ready(answer))
+        }
+
+        fn put_tenant<'s, 'f>(&'s self, _: TenantPolicy) -> Answer<'f, u64>
+        where
+            's: 'f,
+            Self: 'f,
+        {
+            Box::pin(std::future::ready(Err(StoreError::Unavailable(
+                "read-only test store".to_owned(),
+            ))))
+        }
+    }
+
+    fn stored(policy: TenantPolicy, revision: u64) -> StoredTenant {
+        StoredTenant {
+            policy: Arc::new(policy),
+            revision,
+        }
+    }
+
+    fn demo() -> TenantPolicy {
+        TenantPolicy::from_yaml(crate::DEMO_POLICY).unwrap()
+    }
+
+    /// The demo without rita's bindings: she can no longer view her patients.
+    fn demo_without_rita() -> TenantPolicy {
+        let mut policy = demo();
+        policy
+            .bindings
+            .retain(|binding| binding.principal != "rita");
+        policy
+    }
+
+    /// A tenant that parses but does not compile: its role names an unknown permission.
+    fn broken() -> TenantPolicy {
+        TenantPolicy::from_yaml(
+            "tenant: { id: broken }\nroles:\n  - { id: r, role_type: x, grants: [ { permission: patient.fly } ] }\n",
+        )
+        .unwrap()
+    }
+
+    /// What the registry serves for the demo: the snapshot, its revision and rita's answer.
+    fn serving(registry: &TenantRegistry) -> (Arc<Snapshot>, u64, Reason) {
+        let snapshot = registry.get(DEMO).expect("the demo is served");
+        let attributes = Attributes::new();
+        let request = CheckRequest {
+            principal: PrincipalRef::user("rita"),
+            action: "view",
+            resource: ResourceRef {
+                resource_type: "patient",
+                id: "p-100",
+                attributes: &attributes,
+            },
+            context: &attributes,
+            on_behalf_of: None,
+            now: chrono::DateTime::from_timestamp(1_748_876_400, 0).unwrap(),
+        };
+        let reason = snapshot.check(&request).reason;
+        let revision = snapshot.revision();
+        (snapshot, revision, reason)
+    }
+
+    #[track_caller]
+    fn assert_unchanged(registry: &TenantRegistry, before: &(Arc<Snapshot>, u64, Reason)) {
+        let now = serving(registry);
+        assert!(
+            Arc::ptr_eq(&now.0, &before.0),
+            "the demo snapshot was replaced"
+        );
+        assert_eq!((now.1, now.2), (before.1, before.2));
+        assert_eq!(registry.tenant_ids(), [DEMO]);
+    }
+
+    #[tokio::test]
+    async fn a_reload_the_store_cannot_answer_keeps_the_old_snapshots() {
+        let store = Scripted::new(vec![stored(demo(), 1)]);
+        let registry = TenantRegistry::load(&store).await.unwrap();
+        let before = serving(&registry);
+        assert_eq!((before.1, before.2), (1, Reason::Granted));
+
+        store.answer(|answers| answers.tenants = Err("connection refused".to_owned()));
+        let failed = registry.reload(&store).await;
+        assert!(
+            matches!(
+                failed,
+                Err(RegistryError::Store(StoreError::Unavailable(_)))
+            ),
+            "{failed:?}"
+        );
+        assert_unchanged(&registry, &before);
+
+        store.answer(|answers| {
+            answers.tenants = Ok(vec![stored(demo_without_rita(), 2)]);
+            answers.platform = Err("connection reset".to_owned());
+        });
+        let failed = registry.reload(&store).await;
+        assert!(
+            matches!(
+                failed,
+                Err(RegistryError::Store(StoreError::Unavailable(_)))
+            ),
+            "{failed:?}"
+        );
+        assert_unchanged(&registry, &before);
+    }
+
+    #[tokio::test]
+    async fn a_reload_with_a_tenant_that_does_not_compile_keeps_every_old_snapshot() {
+        let store = Scripted::new(vec![stored(demo(), 1)]);
+        let registry = TenantRegistry::load(&store).await.unwrap();
+        let before = serving(&registry);
+
+        // The demo changed (rita lost her role) and a broken tenant arrived: nothing is swapped
+        // in, not even the demo, which compiles.
+        store.answer(|answers| {
+            answers.tenants = Ok(vec![stored(demo_without_rita(), 2), stored(broken(), 3)]);
+        });
+        let failed = registry.reload(&store).await;
+        assert!(
+            matches!(&failed, Err(RegistryError::Compile { tenant, .. }) if tenant == "broken"),
+            "{failed:?}"
+        );
+        assert_unchanged(&registry, &before);
+
+        // Once the broken tenant is gone the change is served, whole.
+        store.answer(|answers| answers.tenants = Ok(vec![stored(demo_without_rita(), 2)]));
+        registry.reload(&store).await.unwrap();
+        let (_, revision, reason) = serving(&registry);
+        assert_eq!((revision, reason), (2, Reason::NoMatchingGrant));
+    }
+
+    #[tokio::test]
+    async fn a_first_load_that_fails_serves_nothing() {
+        let store = Scripted::new(vec![stored(demo(), 1), stored(broken(), 2)]);
+        let failed = TenantRegistry::load(&store).await;
+        assert!(
+            matches!(&failed, Err(RegistryError::Compile { tenant, .. }) if tenant == "broken"),
+            "{:?}",
+            failed.map(|registry| registry.tenant_ids())
+        );
+    }
+}

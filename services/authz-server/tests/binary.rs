@@ -1,55 +1,151 @@
 //! The real `authz-server` binary: starts with no policy (demo tenant), answers over gRPC,
-//! reports serving on health, rejects a broken policy file at startup, and stops on SIGTERM.
+//! reports serving on health, serves platform staff from `--platform-policy`, rejects a broken
+//! policy file at startup and in `validate`, and stops on SIGTERM.
+//!
+//! Every server listens on `127.0.0.1:0` and reports the port it bound on stdout
+//! (`listening on 127.0.0.1:PORT`), so no test races another process for a free port.
 
 #![allow(
     clippy::expect_used,
+    clippy::panic,
     reason = "test helpers: a failed setup must stop the test loudly"
 )]
 
-use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use authz_proto::pb;
+use pb::authorization_service_client::AuthorizationServiceClient;
+use tonic::transport::Channel;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
+/// A directory of its own for one test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(test: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!(
+            "authz-server-{test}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        // A leftover of an earlier run with the same pid would only hold our own files.
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("temp dir");
+        TempDir(path)
+    }
+
+    fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, contents).expect("write a test file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn server_binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_authz-server"))
+}
+
+/// The binary, running; killed when dropped so a failed test leaves no server behind.
+struct Server {
+    child: Child,
+    address: SocketAddr,
+}
+
+impl Server {
+    /// Starts `authz-server --listen 127.0.0.1:0 <args>` and waits for the address it bound.
+    fn start(args: &[&Path]) -> Server {
+        let mut child = server_binary()
+            .args(["--listen", "127.0.0.1:0", "--shutdown-grace-seconds", "1"])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("server starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (bound, address) = mpsc::channel();
+        // Reads stdout to its end, so the server never writes into a closed pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(address) = line.strip_prefix("listening on ") {
+                    let _ = bound.send(address.parse::<SocketAddr>());
+                }
+            }
+        });
+        // A guard against a hang, not a performance bound: startup takes milliseconds.
+        match address.recv_timeout(Duration::from_secs(60)) {
+            Ok(Ok(address)) => Server { child, address },
+            Ok(Err(error)) => panic!("the server printed a bad address: {error}"),
+            Err(_) => {
+                let exit = child.try_wait().expect("wait");
+                let _ = child.kill();
+                panic!("the server never said where it listens (exit: {exit:?})");
+            }
+        }
+    }
+
+    async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.address))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("the server accepts connections once it has bound")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `principal` (platform staff when `platform`) asks to `action` patient `patient` in the demo
+/// tenant; returns the decision and its reason code.
+async fn ask(
+    client: &mut AuthorizationServiceClient<Channel>,
+    principal: &str,
+    platform: bool,
+    action: &str,
+    patient: &str,
+) -> (pb::Decision, pb::ReasonCode) {
+    let response = client
+        .check(pb::CheckRequest {
+            tenant_id: "sunrise-home-health".to_owned(),
+            principal: Some(pb::PrincipalRef {
+                r#type: pb::PrincipalType::User as i32,
+                id: principal.to_owned(),
+                platform,
+                ..Default::default()
+            }),
+            action: action.to_owned(),
+            resource: Some(pb::ResourceRef {
+                r#type: "patient".to_owned(),
+                id: patient.to_owned(),
+                attributes: Default::default(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("check answers")
+        .into_inner();
+    (response.decision(), response.reason())
 }
 
 #[tokio::test]
 async fn binary_serves_the_demo_tenant_and_stops_on_sigterm() {
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_authz-server"))
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--shutdown-grace-seconds",
-            "1",
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("server starts");
-
-    // Wait (bounded) until it accepts connections and reports serving.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let channel = loop {
-        match tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
-            .expect("uri")
-            .connect()
-            .await
-        {
-            Ok(channel) => break channel,
-            Err(error) => {
-                assert!(Instant::now() < deadline, "server never listened: {error}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
+    let mut server = Server::start(&[]);
+    let channel = server.channel().await;
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
     let status = health
         .check(tonic_health::pb::HealthCheckRequest {
@@ -64,7 +160,7 @@ async fn binary_serves_the_demo_tenant_and_stops_on_sigterm() {
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
 
-    let mut client = pb::authorization_service_client::AuthorizationServiceClient::new(channel);
+    let mut client = AuthorizationServiceClient::new(channel);
     let response = client
         .check(pb::CheckRequest {
             tenant_id: "sunrise-home-health".to_owned(),
@@ -92,15 +188,16 @@ async fn binary_serves_the_demo_tenant_and_stops_on_sigterm() {
     );
 
     // The client's connection stays open: the server must still stop within its grace period.
-    let pid = child.id().to_string();
+    let pid = server.child.id().to_string();
     let killed = Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .expect("kill runs");
     assert!(killed.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // A guard against a hang: the grace period is one second.
+    let deadline = Instant::now() + Duration::from_secs(30);
     let exit = loop {
-        if let Some(exit) = child.try_wait().expect("wait") {
+        if let Some(exit) = server.child.try_wait().expect("wait") {
             break exit;
         }
         assert!(Instant::now() < deadline, "server ignored SIGTERM");
@@ -109,44 +206,110 @@ async fn binary_serves_the_demo_tenant_and_stops_on_sigterm() {
     assert!(exit.success(), "clean exit on SIGTERM, got {exit:?}");
 }
 
+/// Platform staff read the demo agency through `--platform-policy` and get exactly their
+/// platform role there: a platform `rita` reads every patient and edits none, while the
+/// agency's own `rita` keeps her caseload only, and staff bound to another tenant get nothing.
+const PLATFORM_POLICY: &str = r#"
+tenant: { id: platform, name: Platform staff }
+roles:
+  - id: support_engineer
+    role_type: platform_support
+    grants:
+      - permission: "*.view"
+principals: [{ id: rita }, { id: pete }]
+bindings:
+  - { id: pb-rita, principal: rita, role: support_engineer, tenants: [sunrise-home-health] }
+  - { id: pb-pete, principal: pete, role: support_engineer, tenants: [another-agency] }
+"#;
+
+#[tokio::test]
+async fn binary_serves_platform_staff_their_access_and_nothing_more() {
+    use pb::Decision::{Allow, Deny};
+    use pb::ReasonCode::{Granted, NoMatchingGrant, OutOfScope, PrincipalUnknown};
+    let dir = TempDir::new("platform");
+    let platform = dir.write("platform.yaml", PLATFORM_POLICY);
+    let server = Server::start(&[Path::new("--platform-policy"), platform.as_path()]);
+    let mut client = AuthorizationServiceClient::new(server.channel().await);
+    #[rustfmt::skip]
+    let cases = [
+        // who,   platform, action, patient, answer
+        ("rita",  true,  "view", "p-200", (Allow, Granted)),
+        ("rita",  true,  "view", "p-100", (Allow, Granted)),
+        ("rita",  true,  "edit", "p-200", (Deny, NoMatchingGrant)),
+        // The agency's rita is not the platform's: her caseload (p-100) only.
+        ("rita",  false, "view", "p-100", (Allow, Granted)),
+        ("rita",  false, "view", "p-200", (Deny, OutOfScope)),
+        // pete's platform binding names another tenant; ada is the agency's, not platform staff.
+        ("pete",  true,  "view", "p-200", (Deny, PrincipalUnknown)),
+        ("ada",   true,  "view", "p-200", (Deny, PrincipalUnknown)),
+    ];
+    let mut wrong = Vec::new();
+    for (principal, platform, action, patient, want) in cases {
+        let got = ask(&mut client, principal, platform, action, patient).await;
+        if got != want {
+            let who = if platform { "platform:" } else { "" };
+            wrong.push(format!(
+                "  {who}{principal} {action} patient:{patient}: expected {want:?}, got {got:?}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "wrong answers:\n{}", wrong.join("\n"));
+}
+
+const BROKEN_POLICY: &str = "tenant: { id: acme }\nroles:\n  - { id: r, role_type: x, grants: [ { permission: patient.fly } ] }\n";
+
+#[track_caller]
+fn assert_refused(output: &Output, error: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "exit {:?}; stderr: {stderr}",
+        output.status
+    );
+    assert!(stderr.contains(error), "stderr names `{error}`: {stderr}");
+}
+
 #[test]
 fn binary_refuses_a_policy_that_does_not_compile() {
-    let dir = std::env::temp_dir().join(format!("authz-bad-policy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join("bad.yaml");
-    std::fs::write(
-        &path,
-        "tenant: { id: acme }\nroles:\n  - { id: r, role_type: x, grants: [ { permission: patient.fly } ] }\n",
-    )
-    .expect("write policy");
-    let output = Command::new(env!("CARGO_BIN_EXE_authz-server"))
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{}", free_port()),
-            "--policy",
-        ])
+    let dir = TempDir::new("bad-policy");
+    let path = dir.write("bad.yaml", BROKEN_POLICY);
+    let output = server_binary()
+        .args(["--listen", "127.0.0.1:0", "--policy"])
         .arg(&path)
         .output()
         .expect("server runs");
-    std::fs::remove_dir_all(&dir).expect("clean up");
-    assert!(
-        !output.status.success(),
-        "a broken policy must not be served"
-    );
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("unknown permission `patient.fly`"),
-        "stderr: {stderr}"
+    assert_refused(&output, "unknown permission `patient.fly`");
+    assert!(output.stdout.is_empty(), "a refused policy is never served");
+}
+
+#[test]
+fn validate_reports_each_file() {
+    let dir = TempDir::new("validate");
+    let bad = dir.write("bad.yaml", BROKEN_POLICY);
+    let output = server_binary()
+        .arg("validate")
+        .arg(&bad)
+        .output()
+        .expect("validate runs");
+    assert_refused(
+        &output,
+        "bad.yaml: role `r`: unknown permission `patient.fly`",
     );
 
-    let output = Command::new(env!("CARGO_BIN_EXE_authz-server"))
-        .args([
-            "validate",
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../deploy/examples/home-health.yaml"
-            ),
-        ])
+    let unreadable = dir.0.join("missing.yaml");
+    let output = server_binary()
+        .arg("validate")
+        .arg(&unreadable)
+        .output()
+        .expect("validate runs");
+    assert_refused(&output, "cannot read");
+
+    let demo = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/examples/home-health.yaml"
+    );
+    let output = server_binary()
+        .args(["validate", demo])
         .output()
         .expect("validate runs");
     assert!(

@@ -101,6 +101,8 @@ pub(crate) struct Ask<'a> {
     pub(crate) attributes: Attributes,
     pub(crate) context: Attributes,
     pub(crate) on_behalf_of: Option<&'a str>,
+    /// The delegator's kind: a user unless [`Ask::on_behalf_of_service`] says otherwise.
+    pub(crate) delegator_kind: PrincipalKind,
     pub(crate) now: DateTime<Utc>,
 }
 
@@ -118,6 +120,7 @@ pub(crate) fn ask<'a>(principal: &'a str, permission: &'a str, resource: &'a str
         attributes: Attributes::new(),
         context: Attributes::new(),
         on_behalf_of: None,
+        delegator_kind: PrincipalKind::User,
         now: t0(),
     }
 }
@@ -165,6 +168,13 @@ impl<'a> Ask<'a> {
         self
     }
 
+    /// Acting for `delegator`, named as a service account.
+    pub(crate) fn on_behalf_of_service(mut self, delegator: &'a str) -> Self {
+        self.on_behalf_of = Some(delegator);
+        self.delegator_kind = PrincipalKind::Service;
+        self
+    }
+
     pub(crate) fn at(mut self, now: DateTime<Utc>) -> Self {
         self.now = now;
         self
@@ -188,6 +198,9 @@ impl<'a> Ask<'a> {
             if let Some(value) = value {
                 let _ = write!(text, " {name}={value}");
             }
+        }
+        if self.on_behalf_of.is_some() && self.delegator_kind != PrincipalKind::User {
+            let _ = write!(text, " (a {})", self.delegator_kind.as_str());
         }
         if let Some(version) = self.token_version {
             let _ = write!(text, " token_version={version}");
@@ -226,7 +239,10 @@ fn with_request<R>(ask: &Ask<'_>, run: impl FnOnce(&CheckRequest<'_>) -> R) -> R
             attributes: &ask.attributes,
         },
         context: &ask.context,
-        on_behalf_of: ask.on_behalf_of.map(PrincipalRef::user),
+        on_behalf_of: ask.on_behalf_of.map(|id| PrincipalRef {
+            kind: ask.delegator_kind,
+            ..PrincipalRef::user(id)
+        }),
         now: ask.now,
     };
     run(&request)
