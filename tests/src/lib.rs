@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use authz_core::TenantPolicy;
+use authz_core::model::PLATFORM_TENANT_ID;
 use authz_proto::pb;
 use authz_proto::pb::authorization_service_client::AuthorizationServiceClient;
 use authz_server::clock::FixedClock;
@@ -53,12 +54,14 @@ impl TestServer {
     pub async fn serve(mut policies: Vec<TenantPolicy>, now: DateTime<Utc>) -> TestServer {
         let store = InMemoryStore::new();
         // The platform policy first: tenants compile its bindings in.
-        policies.sort_by_key(|policy| policy.tenant.id != "platform");
+        policies.sort_by_key(|policy| policy.tenant.id != PLATFORM_TENANT_ID);
         for policy in policies {
-            store
-                .put_tenant(policy)
-                .await
-                .expect("test policy compiles");
+            let written = if policy.tenant.id == PLATFORM_TENANT_ID {
+                store.put_platform(policy).await
+            } else {
+                store.put_tenant(policy).await
+            };
+            written.expect("test policy compiles");
         }
         let registry = TenantRegistry::load(&store).await.expect("registry loads");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

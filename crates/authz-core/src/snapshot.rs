@@ -1000,7 +1000,9 @@ fn compile_any(
 
     // Roles, with the plan's custom role limit.
     let (mut roles, role_index) =
-        RoleCompiler::new(policy, &catalog, &env, false)?.compile_all()?;
+        // The platform's roles name permissions of the tenants' catalogs, not only its own:
+        // they are checked leniently here and resolved against each tenant as it compiles.
+        RoleCompiler::new(policy, &catalog, &env, is_platform)?.compile_all()?;
     if let Some(limit) = policy.entitlements.custom_role_limit {
         let count = policy.roles.iter().filter(|role| !role.built_in).count();
         if count > limit as usize {
@@ -1015,7 +1017,7 @@ fn compile_any(
     // Principals and their bindings.
     let mut principals: FxHashMap<Box<str>, CompiledPrincipal> = FxHashMap::default();
     for principal in &policy.principals {
-        let compiled = compile_principal(principal, &catalog, false)?;
+        let compiled = compile_principal(principal, &catalog, is_platform)?;
         if principals
             .insert(principal.id.as_str().into(), compiled)
             .is_some()

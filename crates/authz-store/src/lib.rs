@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use authz_core::model::PLATFORM_TENANT_ID;
 use authz_core::{PolicyError, Snapshot, TenantPolicy};
 use tokio::sync::RwLock;
 
@@ -34,9 +33,13 @@ pub trait Store: Send + Sync + 'static {
     async fn tenants(&self) -> Result<Vec<StoredTenant>, StoreError>;
     /// The platform tenant's policy, if platform staff are configured.
     async fn platform(&self) -> Result<Option<StoredTenant>, StoreError>;
-    /// Replaces (or creates) a tenant's policy after checking it compiles; returns the new
-    /// revision. An invalid policy writes nothing.
+    /// Replaces (or creates) a tenant's policy after checking it compiles against the current
+    /// platform policy; returns the new revision. An invalid policy writes nothing, and the
+    /// platform's reserved id is refused: only [`Store::put_platform`] writes platform staff.
     async fn put_tenant(&self, policy: TenantPolicy) -> Result<u64, StoreError>;
+    /// Replaces (or creates) the platform tenant's policy (id `platform`) after checking it
+    /// compiles; returns the new revision. An invalid policy writes nothing.
+    async fn put_platform(&self, policy: TenantPolicy) -> Result<u64, StoreError>;
 }
 
 /// Tenant policies held in memory: the embedded mode of `authz-server` and the test backend.
@@ -71,28 +74,34 @@ impl Store for InMemoryStore {
     async fn put_tenant(&self, policy: TenantPolicy) -> Result<u64, StoreError> {
         let mut inner = self.inner.write().await;
         let revision = inner.revision + 1;
-        let invalid = |error| StoreError::InvalidPolicy {
-            tenant: policy.tenant.id.clone(),
-            error,
-        };
-        if policy.tenant.id == PLATFORM_TENANT_ID {
-            Snapshot::compile_platform(&policy, revision).map_err(invalid)?;
-        } else {
-            let platform = inner.platform.as_ref().map(|stored| &*stored.policy);
-            Snapshot::compile(&policy, platform, revision).map_err(invalid)?;
-        }
+        let platform = inner.platform.as_ref().map(|stored| &*stored.policy);
+        Snapshot::compile(&policy, platform, revision).map_err(|error| invalid(&policy, error))?;
         inner.revision = revision;
+        let id = policy.tenant.id.clone();
         let stored = StoredTenant {
             policy: Arc::new(policy),
             revision,
         };
-        if stored.policy.tenant.id == PLATFORM_TENANT_ID {
-            inner.platform = Some(stored);
-        } else {
-            inner
-                .tenants
-                .insert(stored.policy.tenant.id.clone(), stored);
-        }
+        inner.tenants.insert(id, stored);
         Ok(revision)
+    }
+
+    async fn put_platform(&self, policy: TenantPolicy) -> Result<u64, StoreError> {
+        let mut inner = self.inner.write().await;
+        let revision = inner.revision + 1;
+        Snapshot::compile_platform(&policy, revision).map_err(|error| invalid(&policy, error))?;
+        inner.revision = revision;
+        inner.platform = Some(StoredTenant {
+            policy: Arc::new(policy),
+            revision,
+        });
+        Ok(revision)
+    }
+}
+
+fn invalid(policy: &TenantPolicy, error: PolicyError) -> StoreError {
+    StoreError::InvalidPolicy {
+        tenant: policy.tenant.id.clone(),
+        error,
     }
 }

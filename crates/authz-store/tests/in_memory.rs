@@ -34,3 +34,8 @@ async fn a_policy_that_does_not_compile_writes_nothing() {
 async fn a_platform_policy_under_another_id_is_a_tenant() {
     conformance::a_platform_policy_under_another_id_is_a_tenant(&InMemoryStore::new()).await;
 }
+
+#[tokio::test]
+async fn the_platform_id_is_written_only_as_the_platform() {
+    conformance::the_platform_id_is_written_only_as_the_platform(&InMemoryStore::new()).await;
+}

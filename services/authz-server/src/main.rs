@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use authz_core::TenantPolicy;
+use authz_core::model::PLATFORM_TENANT_ID;
+use authz_core::{Snapshot, TenantPolicy};
 use authz_server::{DEMO_POLICY, SystemClock, TenantRegistry};
 use authz_store::{InMemoryStore, Store};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -72,7 +73,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     // The platform policy goes first: tenant snapshots compile its bindings in.
     if let Some(path) = &args.platform_policy {
         store
-            .put_tenant(read_policy(path)?)
+            .put_platform(read_policy(path)?)
             .await
             .map_err(|error| error.to_string())?;
     }
@@ -158,7 +159,13 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Some(Command::Validate { files }) => files.iter().try_for_each(|path| {
             let policy = read_policy(path)?;
-            authz_core::Snapshot::compile(&policy, None, 1)
+            // A file with the platform's reserved id is a platform policy.
+            let compiled = if policy.tenant.id == PLATFORM_TENANT_ID {
+                Snapshot::compile_platform(&policy, 1)
+            } else {
+                Snapshot::compile(&policy, None, 1)
+            };
+            compiled
                 .map(|_| println!("{}: ok (tenant `{}`)", path.display(), policy.tenant.id))
                 .map_err(|error| format!("{}: {error}", path.display()))
         }),

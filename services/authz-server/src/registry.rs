@@ -65,8 +65,6 @@ mod tests {
     //! A reload that fails — the store cannot answer, or a tenant does not compile — keeps
     //! serving the old snapshots unchanged: same `Arc`, same revision, same decisions.
 
-    use std::future::Future;
-    use std::pin::Pin;
     use std::sync::Mutex;
 
     use authz_core::{Attributes, CheckRequest, PrincipalRef, Reason, ResourceRef, TenantPolicy};
@@ -88,8 +86,6 @@ mod tests {
         platform: Result<Option<StoredTenant>, String>,
     }
 
-    type Answer<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
-
     impl Scripted {
         fn new(tenants: Vec<StoredTenant>) -> Scripted {
             Scripted {
@@ -109,35 +105,22 @@ mod tests {
         }
     }
 
-    // `Store` is an `async_trait`; this is the form it expands to, written out so the server
-    // does not take the macro as a dependency for one test double.
+    #[async_trait::async_trait]
     impl Store for Scripted {
-        fn tenants<'s, 'f>(&'s self) -> Answer<'f, Vec<StoredTenant>>
-        where
-            's: 'f,
-            Self: 'f,
-        {
-            let answer = self.now().tenants.map_err(StoreError::Unavailable);
-            Box::pin(std::future::ready(answer))
+        async fn tenants(&self) -> Result<Vec<StoredTenant>, StoreError> {
+            self.now().tenants.map_err(StoreError::Unavailable)
         }
 
-        fn platform<'s, 'f>(&'s self) -> Answer<'f, Option<StoredTenant>>
-        where
-            's: 'f,
-            Self: 'f,
-        {
-            let answer = self.now().platform.map_err(StoreError::Unavailable);
-            Box::pin(std::future::ready(answer))
+        async fn platform(&self) -> Result<Option<StoredTenant>, StoreError> {
+            self.now().platform.map_err(StoreError::Unavailable)
         }
 
-        fn put_tenant<'s, 'f>(&'s self, _: TenantPolicy) -> Answer<'f, u64>
-        where
-            's: 'f,
-            Self: 'f,
-        {
-            Box::pin(std::future::ready(Err(StoreError::Unavailable(
-                "read-only test store".to_owned(),
-            ))))
+        async fn put_tenant(&self, _: TenantPolicy) -> Result<u64, StoreError> {
+            Err(StoreError::Unavailable("read-only test store".to_owned()))
+        }
+
+        async fn put_platform(&self, _: TenantPolicy) -> Result<u64, StoreError> {
+            Err(StoreError::Unavailable("read-only test store".to_owned()))
         }
     }
 

@@ -215,7 +215,10 @@ roles:
   - id: support_engineer
     role_type: platform_support
     grants:
-      - permission: "*.view"
+      # Named permissions of the tenants' catalogs, and a pattern.
+      - permissions: [patient.view, document.review]
+      - permission: "claim.*"
+        condition: context.section == "billing"
 principals: [{ id: rita }, { id: pete }]
 bindings:
   - { id: pb-rita, principal: rita, role: support_engineer, tenants: [sunrise-home-health] }
@@ -228,6 +231,16 @@ async fn binary_serves_platform_staff_their_access_and_nothing_more() {
     use pb::ReasonCode::{Granted, NoMatchingGrant, OutOfScope, PrincipalUnknown};
     let dir = TempDir::new("platform");
     let platform = dir.write("platform.yaml", PLATFORM_POLICY);
+    let validated = server_binary()
+        .arg("validate")
+        .arg(&platform)
+        .output()
+        .expect("validate runs");
+    assert!(
+        String::from_utf8_lossy(&validated.stdout).contains("ok (tenant `platform`)"),
+        "validate accepts a platform policy: {}",
+        String::from_utf8_lossy(&validated.stderr)
+    );
     let server = Server::start(&[Path::new("--platform-policy"), platform.as_path()]);
     let mut client = AuthorizationServiceClient::new(server.channel().await);
     #[rustfmt::skip]

@@ -3,8 +3,9 @@
 //! given an empty store.
 //!
 //! The rules: every write gets a higher revision; a tenant's write replaces it; the platform
-//! policy (tenant id `platform`) is kept apart and never listed among tenants; and a policy that
-//! does not compile is refused, naming its tenant, and writes nothing at all.
+//! policy (tenant id `platform`) is written only through `put_platform`, kept apart and never
+//! listed among tenants; and a policy that does not compile is refused, naming its tenant, and
+//! writes nothing at all.
 
 #![allow(
     dead_code,
@@ -56,19 +57,28 @@ fn policy(yaml: &str) -> TenantPolicy {
     }
 }
 
-/// Writes `policy`, which must be accepted; returns its revision.
+/// Writes `policy` (through `put_platform` when it is the platform's), which must be accepted;
+/// returns its revision.
 async fn put(store: &dyn Store, policy: TenantPolicy) -> u64 {
     let id = policy.tenant.id.clone();
-    match store.put_tenant(policy).await {
+    match write(store, policy).await {
         Ok(revision) => revision,
         Err(error) => panic!("writing tenant `{id}` failed: {error}"),
     }
 }
 
-/// Writes `policy`, which must be refused as invalid; returns why it does not compile.
+async fn write(store: &dyn Store, policy: TenantPolicy) -> Result<u64, StoreError> {
+    if policy.tenant.id == PLATFORM_TENANT_ID {
+        store.put_platform(policy).await
+    } else {
+        store.put_tenant(policy).await
+    }
+}
+
+/// Writes `policy` as [`put`] does, which must be refused as invalid; returns why.
 async fn refused(store: &dyn Store, policy: TenantPolicy) -> PolicyError {
     let id = policy.tenant.id.clone();
-    match store.put_tenant(policy).await {
+    match write(store, policy).await {
         Err(StoreError::InvalidPolicy { tenant, error }) => {
             assert_eq!(tenant, id, "the refusal names the tenant written");
             error
@@ -206,5 +216,26 @@ pub(crate) async fn a_platform_policy_under_another_id_is_a_tenant(store: &dyn S
         matches!(&error, PolicyError::TenantsOnTenantBinding(binding) if binding == "pb-pete"),
         "{error}"
     );
+    assert_eq!(contents(store).await, (BTreeMap::new(), None));
+}
+
+/// Only `put_platform` writes platform staff: a tenant write under the reserved id is refused,
+/// and so is a platform write under any other id — either way, nothing is written.
+pub(crate) async fn the_platform_id_is_written_only_as_the_platform(store: &dyn Store) {
+    let mut posing = tenant("acme", &["patient.view"]);
+    posing.tenant.id = PLATFORM_TENANT_ID.to_owned();
+    match store.put_tenant(posing).await {
+        Err(StoreError::InvalidPolicy { tenant, error }) => {
+            assert_eq!(tenant, PLATFORM_TENANT_ID);
+            assert!(matches!(error, PolicyError::ReservedTenant(_)), "{error}");
+        }
+        other => panic!("a tenant write under the platform id: expected a refusal, got {other:?}"),
+    }
+    let mut elsewhere = platform();
+    elsewhere.tenant.id = "acme".to_owned();
+    match store.put_platform(elsewhere).await {
+        Err(StoreError::InvalidPolicy { tenant, .. }) => assert_eq!(tenant, "acme"),
+        other => panic!("a platform write under another id: expected a refusal, got {other:?}"),
+    }
     assert_eq!(contents(store).await, (BTreeMap::new(), None));
 }
