@@ -14,20 +14,29 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use authz_bench::{
-    CASES, EXPLAIN_CASE, case, cedar_fixture, cross_check, demo_policy, demo_snapshot,
-};
+use authz_bench::differential::differential_report;
+use authz_bench::{CASES, EXPLAIN_CASE, case, demo_cedar_fixture, demo_policy, demo_snapshot};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn engine(c: &mut Criterion) {
     let policy = demo_policy();
     let snapshot = demo_snapshot(&policy);
-    let cedar = cedar_fixture(&policy);
+    let cedar = demo_cedar_fixture(&policy);
 
-    // The comparison is of equal decisions: first across a small universe of requests, then
-    // for each timed case, with the reason our engine must give.
-    let (compared, allowed) = cross_check(&policy, &snapshot, &cedar);
-    eprintln!("cross-check: ours and Cedar agree on {compared} decisions ({allowed} allows)");
+    // The comparison is of equal decisions: first across the differential universe (the demo
+    // tenant widened, see `authz_bench::universe`), then for each timed case, with the reason
+    // our engine must give.
+    let report = differential_report();
+    assert!(
+        report.disagreements.is_empty(),
+        "ours and Cedar disagree: {}",
+        report.disagreements[0]
+    );
+    eprintln!(
+        "cross-check: ours and Cedar agree on {} decisions ({} allows)",
+        report.compared(),
+        report.all.allows
+    );
 
     for case in CASES {
         let ours = case.ours();
