@@ -6,7 +6,7 @@
 //!   and step-up; principals of both kinds and every status, with sessions, token versions and
 //!   API keys; bindings limited to containers and to windows; relationships through nested
 //!   containers; forbid constraints; delegations.
-//! - [`strategy::request`] draws a request spec that [`strategy::RequestSpec::resolve`] aims at
+//! - [`aim::request`] draws a request spec that [`aim::RequestSpec::resolve`] aims at
 //!   a world: mostly valid questions, many of them ones the world allows.
 //! - [`reference::expected`] answers a request from the documented rules, reason codes,
 //!   deciding role and binding and obligations included.
@@ -16,7 +16,9 @@
 //! The engine's properties use it today; the store conformance suite, the list = check
 //! property and the cache on/off property are meant to reuse the same worlds.
 
+pub mod aim;
 pub mod catalog;
+pub mod expected;
 pub mod mix;
 pub mod reference;
 pub mod request;
@@ -24,8 +26,10 @@ pub mod runner;
 pub mod strategy;
 pub mod world;
 
+pub use aim::{RequestSpec, request, requests};
+pub use expected::Expected;
 pub use mix::OutcomeMix;
-pub use reference::{Expected, expected};
+pub use reference::expected;
 pub use request::Request;
-pub use strategy::{RequestSpec, request, requests, world};
+pub use strategy::world;
 pub use world::World;
