@@ -1,12 +1,20 @@
 //! Errors raised while loading or compiling a policy. A check never errors: it denies.
 
 use crate::condition::ConditionError;
+use crate::policy::{DocumentLimit, TextPosition};
 
 /// A policy that cannot be compiled into a snapshot. Each variant names what an admin must fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
     #[error("policy file does not parse: {0}")]
     Parse(String),
+    /// The document crossed one of the limits that keep parsing untrusted input cheap (see
+    /// [`crate::policy`]); `position` is where the parser was when it crossed it.
+    #[error("policy document exceeds the {limit}{}", crate::policy::at(.position))]
+    DocumentLimit {
+        limit: DocumentLimit,
+        position: Option<TextPosition>,
+    },
     #[error("{what} `{id}` is not a valid identifier: {why}")]
     InvalidId {
         what: &'static str,

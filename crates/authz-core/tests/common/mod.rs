@@ -48,7 +48,7 @@ pub(crate) fn relationship(text: &str) -> Relationship {
 /// Parses one role, as it would appear under `roles:` in a policy file.
 #[track_caller]
 pub(crate) fn parse_role(yaml: &str) -> Role {
-    match serde_norway::from_str(yaml) {
+    match serde_saphyr::from_str(yaml) {
         Ok(role) => role,
         Err(error) => panic!("bad role in a test: {error}"),
     }
