@@ -184,14 +184,23 @@ mod tests {
                 format!("context.items.all(x{level}, {inner})")
             })
         };
-        let cases: [(String, Result<(), ConditionError>); 8] = [
+        let cases: [(String, Result<(), ConditionError>); 10] = [
             ("context.section == 'billing'".into(), Ok(())),
             (nested(1), Ok(())),
             (nested(2), Ok(())),
             (nested(3), Err(ConditionError::TooDeep(3))),
-            // Nesting hidden in a call argument or the iteration range still counts.
+            // Nesting hidden in a call argument, a list or map literal, or the iteration range
+            // still counts.
             (
                 format!("size([{}]) > 0", nested(3)),
+                Err(ConditionError::TooDeep(3)),
+            ),
+            (
+                format!("size({{'k': {}}}) > 0", nested(3)),
+                Err(ConditionError::TooDeep(3)),
+            ),
+            (
+                format!("size({{{}: 1}}) > 0", nested(3)),
                 Err(ConditionError::TooDeep(3)),
             ),
             (

@@ -491,3 +491,53 @@ fn a_condition_that_yields_no_bool_never_allows_and_always_forbids() {
     ];
     check_all(&compile(&parse(FLAGS)), &cases);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Conditions over the tenant and the clock
+// ---------------------------------------------------------------------------------------------
+
+const HOURS: &str = r#"
+tenant: { id: night-owls, time_zone: America/Chicago }
+catalog:
+  resource_types:
+    schedule: { actions: { edit: {}, view: {} } }
+roles:
+  - id: scheduler
+    role_type: staff
+    grants:
+      # Business hours in the tenant's time zone (CDT in June: UTC-5).
+      - permission: schedule.edit
+        condition: now.getHours(tenant.time_zone) >= 8 && now.getHours(tenant.time_zone) < 18
+      - permission: schedule.view
+        condition: tenant.id == "night-owls" && tenant.name == "Night Owls"
+principals: [{ id: sol }]
+bindings: [{ id: b-sol, principal: sol, role: scheduler }]
+"#;
+
+/// Seed 003's "business hours" rule: a condition reads the request's time in the tenant's time
+/// zone, and the tenant's own id and name.
+#[test]
+fn conditions_read_the_clock_in_the_tenant_time_zone_and_the_tenant_itself() {
+    let mut policy = parse(HOURS);
+    policy.tenant.name = "Night Owls".to_owned();
+    let hours = compile(&policy);
+    let edit_at = |instant| ask("sol", "schedule.edit", "week-23").at(at(instant));
+    let cases: Vec<(Ask<'_>, Expect)> = vec![
+        // 08:00 in Chicago is the first minute of business; 17:59 the last.
+        (edit_at("2025-06-02T13:00:00Z"), Allow),
+        (edit_at("2025-06-02T22:59:59Z"), Allow),
+        (edit_at("2025-06-02T12:59:59Z"), Deny(ConditionNotMet)),
+        (edit_at("2025-06-02T23:00:00Z"), Deny(ConditionNotMet)),
+        // 09:00 UTC (business hours at UTC) is 04:00 in Chicago: the zone is the tenant's.
+        (edit_at("2025-06-02T09:00:00Z"), Deny(ConditionNotMet)),
+        (ask("sol", "schedule.view", "week-23"), Allow),
+    ];
+    check_all(&hours, &cases);
+
+    policy.tenant.name = "Night Hawks".to_owned();
+    check(
+        &compile(&policy),
+        &ask("sol", "schedule.view", "week-23"),
+        Deny(ConditionNotMet),
+    );
+}
