@@ -541,3 +541,30 @@ fn conditions_read_the_clock_in_the_tenant_time_zone_and_the_tenant_itself() {
         Deny(ConditionNotMet),
     );
 }
+
+/// A delegation is between two of the tenant's people. Platform staff who share an id with the
+/// delegate never act under it.
+#[test]
+fn platform_staff_never_act_under_a_tenant_delegation() {
+    let platform = parse(
+        r#"
+tenant: { id: platform }
+roles:
+  - { id: support, role_type: platform_support, grants: [{ permission: appeal.view }] }
+principals: [{ id: sam }]
+bindings: [{ id: pb-sam, principal: sam, role: support, tenants: [appeals-co] }]
+"#,
+    );
+    let appeals = match Snapshot::compile(&parse(APPEALS), Some(&platform), 1) {
+        Ok(snapshot) => snapshot,
+        Err(error) => panic!("appeals with platform staff does not compile: {error}"),
+    };
+    let sign = || ask("sam", "appeal.sign", "ap-1").on_behalf_of("tess");
+    check_all(
+        &appeals,
+        &[
+            (sign(), Allow),
+            (sign().platform(), Deny(DelegationInvalid)),
+        ],
+    );
+}

@@ -1,0 +1,138 @@
+//! What a decision says to the admin reading it: a deny's message names what failed (the
+//! binding, the role, the grant's scope, the condition and why it failed), and an explanation
+//! lists every grant it looked at — each allowing grant, even after the widest allow, and a
+//! condition that could not be evaluated marked as an error, not a plain mismatch.
+
+mod common;
+
+use authz_core::{Reason, StepOutcome};
+use common::{Expect, ask, check, compile, explain, parse};
+
+const CLINIC: &str = r#"
+tenant: { id: clinic }
+catalog:
+  sensitivity_classes:
+    pii: { default_visibility: "off" }
+  resource_types:
+    location: { container: true, actions: { view: {} } }
+    chart:
+      relations: { location: { container: location }, assignee: { subject: user } }
+      fields: { ssn: pii }
+      actions: { view: {}, sign: {} }
+roles:
+  - id: nurse
+    role_type: clinician
+    grants:
+      - { permission: chart.view, scope: "related:assignee" }
+      - { permission: chart.sign, condition: "context.shift == 'day'" }
+  - id: night_nurse
+    role_type: clinician
+    grants:
+      - { permission: chart.sign, condition: "context.minutes > 30" }
+  - id: records
+    role_type: records
+    grants:
+      - { permission: chart.view, fields: { pii: full } }
+  - id: auditor
+    role_type: auditor
+    grants:
+      - { permission: chart.view, fields: { pii: full } }
+principals: [{ id: nia }, { id: rex }]
+bindings:
+  - { id: b-nia-north, principal: nia, role: nurse, locations: [location:north] }
+  - { id: b-nia-night, principal: nia, role: night_nurse }
+  - { id: b-rex-records, principal: rex, role: records }
+  - { id: b-rex-audit, principal: rex, role: auditor }
+relationships:
+  - chart:c-north#location@location:north
+  - chart:c-south#location@location:south
+"#;
+
+#[test]
+fn a_deny_names_what_failed() {
+    let clinic = compile(&parse(CLINIC));
+    let cases = [
+        // Not assigned: the grant's scope, its role and the chart.
+        (
+            ask("nia", "chart.view", "c-north"),
+            Reason::OutOfScope,
+            &["nurse", "related:assignee", "chart:c-north"][..],
+        ),
+        // Outside the binding's location: the binding, its role and the chart.
+        (
+            ask("nia", "chart.view", "c-south"),
+            Reason::OutOfScope,
+            &["b-nia-north", "nurse", "chart:c-south"][..],
+        ),
+        // A condition that is false: its text and its role.
+        (
+            ask("nia", "chart.sign", "c-north")
+                .ctx("shift", "night")
+                .ctx("minutes", 10_i64),
+            Reason::ConditionNotMet,
+            &["context.shift == 'day'", "nurse"][..],
+        ),
+        // A condition that cannot be evaluated: its text, its role and the reason.
+        (
+            ask("nia", "chart.sign", "c-north").ctx("shift", "night"),
+            Reason::ConditionError,
+            &["context.minutes > 30", "night_nurse", "failed"][..],
+        ),
+        (
+            ask("rex", "chart.sign", "c-north"),
+            Reason::NoMatchingGrant,
+            &["rex", "chart.sign"][..],
+        ),
+    ];
+    for (request, reason, named) in cases {
+        let decision = check(&clinic, &request, Expect::Deny(reason));
+        for word in named {
+            assert!(
+                decision.message.contains(word),
+                "{}: the message `{}` does not name `{word}`",
+                request.describe(),
+                decision.message
+            );
+        }
+    }
+}
+
+#[test]
+fn an_explanation_marks_a_condition_that_could_not_be_evaluated_as_an_error() {
+    let clinic = compile(&parse(CLINIC));
+    let (decision, steps) = explain(
+        &clinic,
+        &ask("nia", "chart.sign", "c-north").ctx("shift", "night"),
+    );
+    assert_eq!(decision.reason, Reason::ConditionError);
+    let outcome = |role: &str| {
+        steps
+            .iter()
+            .find(|step| step.stage == "grant" && step.role_id == role)
+            .map(|step| step.outcome)
+    };
+    // `context.shift == 'day'` is false; `context.minutes > 30` has no `minutes` to read.
+    assert_eq!(outcome("nurse"), Some(StepOutcome::NoMatch), "{steps:#?}");
+    assert_eq!(
+        outcome("night_nurse"),
+        Some(StepOutcome::Error),
+        "{steps:#?}"
+    );
+}
+
+/// A check stops at the first grant that shows every field in full (nothing could widen it);
+/// an explanation still lists every allowing grant, so an admin sees each way in.
+#[test]
+fn an_explanation_lists_every_allowing_grant() {
+    let clinic = compile(&parse(CLINIC));
+    let request = ask("rex", "chart.view", "c-south");
+    let decision = check(&clinic, &request, Expect::Allow);
+    assert_eq!(decision.basis.binding_id, "b-rex-records");
+    let (_, steps) = explain(&clinic, &request);
+    let matched: Vec<&str> = steps
+        .iter()
+        .filter(|step| step.stage == "grant" && step.outcome == StepOutcome::Match)
+        .map(|step| step.binding_id.as_str())
+        .collect();
+    assert_eq!(matched, ["b-rex-records", "b-rex-audit"], "{steps:#?}");
+}
