@@ -136,3 +136,39 @@ fn an_explanation_lists_every_allowing_grant() {
         .collect();
     assert_eq!(matched, ["b-rex-records", "b-rex-audit"], "{steps:#?}");
 }
+
+/// Every decision carries the revision of the snapshot that made it (what `at_least_revision`
+/// compares against); a snapshot and a condition name themselves in logs.
+#[test]
+fn a_decision_carries_its_snapshot_revision_and_logs_name_what_they_show() {
+    let policy = parse(CLINIC);
+    let snapshot = match authz_core::Snapshot::compile(&policy, None, 41) {
+        Ok(snapshot) => snapshot,
+        Err(error) => panic!("the clinic does not compile: {error}"),
+    };
+    assert_eq!(snapshot.revision(), 41);
+    for request in [
+        ask("rex", "chart.view", "c-south"),
+        ask("nia", "chart.view", "c-south"),
+    ] {
+        assert_eq!(
+            common::decide(&snapshot, &request).revision,
+            41,
+            "{}",
+            request.describe()
+        );
+    }
+    let logged = format!("{snapshot:?}");
+    assert!(
+        logged.contains("clinic") && logged.contains("41"),
+        "{logged}"
+    );
+
+    let env = cel::Env::stdlib();
+    let condition = match authz_core::condition::Condition::compile(&env, "context.minutes > 30") {
+        Ok(condition) => condition,
+        Err(error) => panic!("the condition does not compile: {error}"),
+    };
+    assert_eq!(condition.source(), "context.minutes > 30");
+    assert!(format!("{condition:?}").contains("context.minutes > 30"));
+}

@@ -568,3 +568,49 @@ bindings: [{ id: pb-sam, principal: sam, role: support, tenants: [appeals-co] }]
         ],
     );
 }
+
+/// Platform roles are written once for every tenant, so they name permissions, relations and
+/// fields of the tenants' catalogs. The platform policy loads with them; each tenant compiles
+/// in what its catalog has and skips the rest, where a tenant's own role would be refused.
+#[test]
+fn platform_roles_name_other_catalogs_and_each_tenant_takes_what_it_has() {
+    let platform = parse(
+        r#"
+tenant: { id: platform }
+roles:
+  - id: support
+    role_type: platform_support
+    grants:
+      - { permissions: [appeal.view, invoice.view], fields: { pii: mask, ssn: "off" } }
+      - { permission: appeal.sign, scope: "related:assignee" }
+principals:
+  - { id: pia, api_keys: [{ id: pia-key, scopes: [appeal.view, invoice.view] }] }
+bindings: [{ id: pb-pia, principal: pia, role: support }]
+"#,
+    );
+    assert!(
+        Snapshot::compile_platform(&platform, 1).is_ok(),
+        "the platform policy loads though its own catalog declares none of these"
+    );
+    let appeals = match Snapshot::compile(&parse(APPEALS), Some(&platform), 1) {
+        Ok(snapshot) => snapshot,
+        Err(error) => panic!("a tenant without invoices or assignees does not compile: {error}"),
+    };
+    check_all(
+        &appeals,
+        &[
+            (ask("pia", "appeal.view", "ap-1").platform(), Allow),
+            (
+                ask("pia", "appeal.view", "ap-1")
+                    .platform()
+                    .api_key("pia-key"),
+                Allow,
+            ),
+            // The tenant has no `assignee`: the grant that needs it is not there.
+            (
+                ask("pia", "appeal.sign", "ap-1").platform(),
+                Deny(NoMatchingGrant),
+            ),
+        ],
+    );
+}

@@ -1,6 +1,8 @@
 //! Policy limits from both sides: every kind of id is accepted at [`MAX_ID_LEN`] bytes (and
 //! still decides) and refused one byte past it, naming what is wrong; the same for conditions at
-//! [`MAX_CONDITION_LEN`]; empty ids and ids with whitespace or control characters are refused.
+//! [`MAX_CONDITION_LEN`] and for the plan's custom role limit; empty ids, ids with whitespace or
+//! control characters, and resource types that would make permission names ambiguous are
+//! refused.
 
 mod common;
 
@@ -170,5 +172,46 @@ fn a_condition_is_accepted_at_its_length_limit_and_refused_one_byte_past_it() {
             assert_eq!(location, "role `nurse`");
         }
         other => panic!("expected the condition refused as too long, got {other:?}"),
+    }
+}
+
+#[test]
+fn custom_roles_are_accepted_up_to_the_plan_limit_and_refused_past_it() {
+    let tenant = |custom: usize| {
+        let mut yaml = String::from(
+            "tenant: { id: acme }\nentitlements: { custom_role_limit: 2 }\ncatalog:\n  resource_types:\n    patient: { actions: { view: {} } }\nroles:\n  - { id: shipped, role_type: staff, built_in: true }\n",
+        );
+        for index in 0..custom {
+            yaml.push_str(&format!("  - {{ id: custom-{index}, role_type: staff }}\n"));
+        }
+        TenantPolicy::from_yaml(&yaml).expect("the tenant parses")
+    };
+    assert!(
+        compile(&tenant(2)).is_ok(),
+        "two custom roles on a plan of two"
+    );
+    match compile(&tenant(3)) {
+        Err(PolicyError::CustomRoleLimit { count: 3, limit: 2 }) => {}
+        other => panic!("three custom roles on a plan of two: {other:?}"),
+    }
+}
+
+/// `patient.view` names type `patient` and action `view`; `location:north` names a container. A
+/// type whose name holds `.` or `:` would make those ambiguous.
+#[test]
+fn a_resource_type_may_not_contain_a_dot_or_a_colon() {
+    for name in ["pa.tient", "pa:tient"] {
+        let yaml = format!(
+            "tenant: {{ id: acme }}\ncatalog:\n  resource_types:\n    {name:?}: {{ actions: {{ view: {{}} }} }}\n"
+        );
+        let policy = TenantPolicy::from_yaml(&yaml).expect("the catalog parses");
+        match compile(&policy) {
+            Err(PolicyError::InvalidId {
+                what: "resource type",
+                id,
+                ..
+            }) => assert_eq!(id, name),
+            other => panic!("resource type `{name}`: expected InvalidId, got {other:?}"),
+        }
     }
 }

@@ -919,7 +919,7 @@ fn load(yaml: &str) -> Result<Snapshot, PolicyError> {
 fn policy_load_errors_name_the_offending_item() {
     type Matcher = fn(&PolicyError) -> bool;
     #[rustfmt::skip]
-    let cases: [(&str, &str, Matcher, &[&str]); 8] = [
+    let cases: [(&str, &str, Matcher, &[&str]); 10] = [
         (
             "unknown permission in a role",
             "roles:\n  - { id: nurse, role_type: clinician, built_in: true, grants: [{ permission: patient.teleport }] }",
@@ -961,6 +961,18 @@ fn policy_load_errors_name_the_offending_item() {
             "roles:\n  - { id: nurse, role_type: clinician, built_in: true }\nprincipals: [{ id: ann }]\nbindings:\n  - { id: b-ann, principal: ann, role: nures }",
             |e| matches!(e, PolicyError::UnknownReference { what: "role", id, .. } if id == "nures"),
             &["nures", "b-ann"],
+        ),
+        (
+            "a scope naming a relation no type declares",
+            "roles:\n  - { id: nurse, role_type: clinician, built_in: true, grants: [{ permission: patient.view, scope: \"related:assignee\" }] }",
+            |e| matches!(e, PolicyError::UnknownRelation { role, relation } if role == "nurse" && relation == "assignee"),
+            &["related:assignee", "nurse"],
+        ),
+        (
+            "field visibility for a field no type classifies",
+            "roles:\n  - { id: nurse, role_type: clinician, built_in: true, grants: [{ permission: patient.view, fields: { ssn: mask } }] }",
+            |e| matches!(e, PolicyError::UnknownField { role, key } if role == "nurse" && key == "ssn"),
+            &["ssn", "nurse"],
         ),
         (
             "custom roles over the plan's limit",
