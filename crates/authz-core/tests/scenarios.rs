@@ -901,8 +901,11 @@ const LOAD_BASE: &str = r#"
 tenant: { id: acme }
 entitlements: { custom_role_limit: 1 }
 catalog:
+  sensitivity_classes:
+    pii: { default_visibility: "off" }
   resource_types:
     patient:
+      fields: { ssn: pii }
       actions: { view: {}, edit: {} }
     user:
       actions: { view: {}, create: {} }
@@ -969,10 +972,10 @@ fn policy_load_errors_name_the_offending_item() {
             &["related:assignee", "nurse"],
         ),
         (
-            "field visibility for a field no type classifies",
-            "roles:\n  - { id: nurse, role_type: clinician, built_in: true, grants: [{ permission: patient.view, fields: { ssn: mask } }] }",
-            |e| matches!(e, PolicyError::UnknownField { role, key } if role == "nurse" && key == "ssn"),
-            &["ssn", "nurse"],
+            "field visibility for a field no type classifies (a typo)",
+            "roles:\n  - { id: nurse, role_type: clinician, built_in: true, grants: [{ permission: patient.view, fields: { ssm: mask } }] }",
+            |e| matches!(e, PolicyError::UnknownField { role, key } if role == "nurse" && key == "ssm"),
+            &["ssm", "nurse"],
         ),
         (
             "custom roles over the plan's limit",
@@ -1001,8 +1004,13 @@ fn policy_load_errors_name_the_offending_item() {
             }
         }
     }
-    // The base itself is fine: each failure above is the case's own.
+    // The base itself is fine, and so is naming a classified field or its class: each failure
+    // above is the case's own.
     assert!(load(LOAD_BASE).is_ok());
+    assert!(load(&format!(
+        "{LOAD_BASE}roles:\n  - {{ id: nurse, role_type: clinician, built_in: true, grants: [{{ permission: patient.view, fields: {{ ssn: mask, pii: full }} }}] }}\n"
+    ))
+    .is_ok());
     assert!(
         failures.is_empty(),
         "policy load errors:\n{}",
