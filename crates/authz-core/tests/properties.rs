@@ -134,59 +134,55 @@ fn never_allows_more<C: Strategy>(
     );
 }
 
+/// Runs a property over every request of every generated tenant: `each` gets the tenant, its
+/// snapshot, the request and the engine's decision, and fails the case by returning an error.
+/// Every decision is recorded in the outcome mix, which is printed and asserted at the end.
+#[track_caller]
+fn for_every_request(
+    property: &str,
+    each: impl Fn(&World, &Snapshot, &Request, &Decision<'_>) -> Result<(), TestCaseError>,
+) {
+    let mix = RefCell::new(OutcomeMix::default());
+    runner::check(property, WORLDS, REGRESSIONS, cases(), |(world, specs)| {
+        let snapshot = compile(&world, "acme")?;
+        for request in resolve(&world, &specs) {
+            let decision = snapshot.check(&request.check());
+            mix.borrow_mut()
+                .record(&request, &decision, &expected(&world, &request));
+            each(&world, &snapshot, &request, &decision)?;
+        }
+        Ok(())
+    });
+    report(property, &mix.borrow(), "");
+}
+
 #[test]
 fn check_agrees_with_the_reference_model() {
-    let mix = RefCell::new(OutcomeMix::default());
-    runner::check(
+    for_every_request(
         "check_agrees_with_the_reference_model",
-        WORLDS,
-        REGRESSIONS,
-        cases(),
-        |(world, specs)| {
-            let snapshot = compile(&world, "acme")?;
-            for request in resolve(&world, &specs) {
-                let decision = snapshot.check(&request.check());
-                let want = expected(&world, &request);
-                want.compare(&decision)
-                    .map_err(|why| TestCaseError::fail(format!("{}: {why}", request.describe())))?;
-                mix.borrow_mut().record(&request, &decision, &want);
-            }
-            Ok(())
+        |world, _, request, decision| {
+            expected(world, request)
+                .compare(decision)
+                .map_err(|why| TestCaseError::fail(format!("{}: {why}", request.describe())))
         },
     );
-    report("check_agrees_with_the_reference_model", &mix.borrow(), "");
 }
 
 #[test]
 fn explain_reaches_the_same_decision_as_check() {
-    let mix = RefCell::new(OutcomeMix::default());
-    runner::check(
+    for_every_request(
         "explain_reaches_the_same_decision_as_check",
-        WORLDS,
-        REGRESSIONS,
-        cases(),
-        |(world, specs)| {
-            let snapshot = compile(&world, "acme")?;
-            for request in resolve(&world, &specs) {
-                let checked = snapshot.check(&request.check());
-                let (explained, steps) = snapshot.explain(&request.check());
-                prop_assert_eq!(&checked, &explained, "{}", request.describe());
-                prop_assert_eq!(
-                    steps.last().map(|step| step.stage),
-                    Some("decision"),
-                    "{}",
-                    request.describe()
-                );
-                mix.borrow_mut()
-                    .record(&request, &checked, &expected(&world, &request));
-            }
+        |_, snapshot, request, checked| {
+            let (explained, steps) = snapshot.explain(&request.check());
+            prop_assert_eq!(checked, &explained, "{}", request.describe());
+            prop_assert_eq!(
+                steps.last().map(|step| step.stage),
+                Some("decision"),
+                "{}",
+                request.describe()
+            );
             Ok(())
         },
-    );
-    report(
-        "explain_reaches_the_same_decision_as_check",
-        &mix.borrow(),
-        "",
     );
 }
 
@@ -362,47 +358,30 @@ fn revoking_access_never_allows_more() {
 /// someone is allowed to that someone asking themselves.
 #[test]
 fn a_delegated_allow_is_an_allow_for_the_delegator() {
-    let mix = RefCell::new(OutcomeMix::default());
-    runner::check(
+    for_every_request(
         "a_delegated_allow_is_an_allow_for_the_delegator",
-        WORLDS,
-        REGRESSIONS,
-        cases(),
-        |(world, specs)| {
-            let snapshot = compile(&world, "acme")?;
-            for request in resolve(&world, &specs) {
-                let decision = snapshot.check(&request.check());
-                mix.borrow_mut()
-                    .record(&request, &decision, &expected(&world, &request));
-                let Some((delegator, kind)) = request.on_behalf_of.clone() else {
-                    continue;
-                };
-                if !decision.allowed {
-                    continue;
-                }
-                let mut direct = Request::new(
-                    &delegator,
-                    &request.permission(),
-                    &request.resource_id,
-                    request.minute,
-                )
-                .with_inputs(request.amount, request.level);
-                direct.kind = kind;
-                let own = snapshot.check(&direct.check());
-                prop_assert!(
-                    own.allowed,
-                    "{} allowed on behalf of `{delegator}`, who is denied: {}",
-                    request.describe(),
-                    outcome(&own)
-                );
-            }
+        |_, snapshot, request, decision| {
+            let Some((delegator, kind)) = request.on_behalf_of.clone().filter(|_| decision.allowed)
+            else {
+                return Ok(());
+            };
+            let mut direct = Request::new(
+                &delegator,
+                &request.permission(),
+                &request.resource_id,
+                request.minute,
+            )
+            .with_inputs(request.amount, request.level);
+            direct.kind = kind;
+            let own = snapshot.check(&direct.check());
+            prop_assert!(
+                own.allowed,
+                "{} allowed on behalf of `{delegator}`, who is denied: {}",
+                request.describe(),
+                outcome(&own)
+            );
             Ok(())
         },
-    );
-    report(
-        "a_delegated_allow_is_an_allow_for_the_delegator",
-        &mix.borrow(),
-        "",
     );
 }
 
