@@ -25,7 +25,13 @@ use authz_core::policy::{
 use authz_core::{PolicyError, Snapshot, TenantPolicy};
 use documents::*;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed, TestRunner};
+
+/// Failures of the short fuzz property are persisted here and replayed first.
+const REGRESSIONS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/proptest-regressions/hostile_documents.txt"
+);
+use authz_testgen::runner;
 
 /// Parses `text`, which must be refused for crossing `limit`: the error names the limit and,
 /// unless it is the size, the line and column.
@@ -565,23 +571,7 @@ fn refusing_deeper_nesting_costs_at_most_proportionally_more() {
 #[test]
 fn the_policy_document_fuzz_corpus_replays_cleanly() {
     let directory = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/policy_document");
-    let entries = match std::fs::read_dir(directory) {
-        Ok(entries) => entries,
-        Err(error) => panic!("cannot read {directory}: {error}"),
-    };
-    let mut replayed = 0;
-    for entry in entries {
-        let path = match entry {
-            Ok(entry) => entry.path(),
-            Err(error) => panic!("cannot list {directory}: {error}"),
-        };
-        let data = match std::fs::read(&path) {
-            Ok(data) => data,
-            Err(error) => panic!("cannot read {}: {error}", path.display()),
-        };
-        fuzz_body::policy_document(&data);
-        replayed += 1;
-    }
+    let replayed = runner::replay_corpus(directory, fuzz_body::policy_document);
     assert!(replayed >= 10, "only {replayed} corpus files");
 }
 
@@ -640,24 +630,20 @@ fn yamlish() -> impl Strategy<Value = String> {
 
 #[test]
 fn the_policy_document_fuzz_target_survives_arbitrary_input() {
-    let config = Config {
-        cases: 256,
-        rng_seed: RngSeed::Fixed(0x5eed_d0c5),
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new(config);
     let strategy = prop_oneof![
         yamlish().prop_map(String::into_bytes),
         // The same soup as an attribute value of a valid tenant, where anything may nest.
         yamlish().prop_map(|value| with_attribute(&value).into_bytes()),
         prop::collection::vec(any::<u8>(), 0..256),
     ];
-    let result = runner.run(&strategy, |data| {
-        fuzz_body::policy_document(&data);
-        Ok(())
-    });
-    if let Err(error) = result {
-        panic!("{error}");
-    }
+    runner::check(
+        "the_policy_document_fuzz_target_survives_arbitrary_input",
+        256,
+        REGRESSIONS,
+        strategy,
+        |data| {
+            fuzz_body::policy_document(&data);
+            Ok(())
+        },
+    );
 }

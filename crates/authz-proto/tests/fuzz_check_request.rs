@@ -8,53 +8,42 @@ pub mod fuzz_body;
 use std::collections::HashMap;
 
 use authz_proto::pb;
+use authz_testgen::runner;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed, TestRunner};
 use prost::Message;
+
+/// Failures of the short fuzz properties are persisted here and replayed first.
+const REGRESSIONS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/proptest-regressions/fuzz_check_request.txt"
+);
+
+/// Cases per property: a short run, the fuzzer does the long ones.
+const CASES: u32 = 256;
 
 #[test]
 fn the_check_request_fuzz_corpus_replays_cleanly() {
     let snapshot = fuzz_body::demo_snapshot();
     let directory = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/corpus/check_request");
-    let entries = match std::fs::read_dir(directory) {
-        Ok(entries) => entries,
-        Err(error) => panic!("cannot read {directory}: {error}"),
-    };
-    let mut replayed = 0;
-    for entry in entries {
-        let path = match entry {
-            Ok(entry) => entry.path(),
-            Err(error) => panic!("cannot list {directory}: {error}"),
-        };
-        let data = match std::fs::read(&path) {
-            Ok(data) => data,
-            Err(error) => panic!("cannot read {}: {error}", path.display()),
-        };
-        fuzz_body::check_request(&snapshot, &data);
-        replayed += 1;
-    }
+    let replayed = runner::replay_corpus(directory, |data| {
+        fuzz_body::check_request(&snapshot, data);
+    });
     assert!(replayed >= 10, "only {replayed} corpus files");
-}
-
-fn runner() -> TestRunner {
-    TestRunner::new(Config {
-        cases: 256,
-        rng_seed: RngSeed::Fixed(0xc0ff_ee15),
-        failure_persistence: None,
-        ..Config::default()
-    })
 }
 
 #[test]
 fn the_check_request_fuzz_target_survives_arbitrary_bytes() {
     let snapshot = fuzz_body::demo_snapshot();
-    let result = runner().run(&prop::collection::vec(any::<u8>(), 0..512), |data| {
-        fuzz_body::check_request(&snapshot, &data);
-        Ok(())
-    });
-    if let Err(error) = result {
-        panic!("{error}");
-    }
+    runner::check(
+        "the_check_request_fuzz_target_survives_arbitrary_bytes",
+        CASES,
+        REGRESSIONS,
+        prop::collection::vec(any::<u8>(), 0..512),
+        |data| {
+            fuzz_body::check_request(&snapshot, &data);
+            Ok(())
+        },
+    );
 }
 
 /// Names from the demo tenant, and a few that are not in it.
@@ -203,11 +192,14 @@ fn the_check_request_fuzz_target_decides_well_formed_requests() {
         prop::collection::vec(check_request(), 0..4)
             .prop_map(|items| pb::CheckBulkRequest { items }.encode_to_vec()),
     ];
-    let result = runner().run(&strategy, |data| {
-        fuzz_body::check_request(&snapshot, &data);
-        Ok(())
-    });
-    if let Err(error) = result {
-        panic!("{error}");
-    }
+    runner::check(
+        "the_check_request_fuzz_target_decides_well_formed_requests",
+        CASES,
+        REGRESSIONS,
+        strategy,
+        |data| {
+            fuzz_body::check_request(&snapshot, &data);
+            Ok(())
+        },
+    );
 }

@@ -86,3 +86,30 @@ pub fn draw<S: Strategy>(name: &str, strategy: S, count: usize) -> Vec<S::Value>
         })
         .collect()
 }
+
+/// Feeds every file of a fuzz corpus directory to `each` (the fuzz target's body), so the
+/// normal test suite replays what the fuzzer found; returns how many files it replayed.
+#[track_caller]
+#[expect(
+    clippy::panic,
+    reason = "an unreadable corpus fails its test, as `assert!` would"
+)]
+pub fn replay_corpus(directory: &str, mut each: impl FnMut(&[u8])) -> usize {
+    let entries = match std::fs::read_dir(directory) {
+        Ok(entries) => entries,
+        Err(error) => panic!("cannot read {directory}: {error}"),
+    };
+    let mut replayed = 0;
+    for entry in entries {
+        let path = match entry {
+            Ok(entry) => entry.path(),
+            Err(error) => panic!("cannot list {directory}: {error}"),
+        };
+        match std::fs::read(&path) {
+            Ok(data) => each(&data),
+            Err(error) => panic!("cannot read {}: {error}", path.display()),
+        }
+        replayed += 1;
+    }
+    replayed
+}
