@@ -9,12 +9,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use authz_clock::FixedClock;
 use authz_core::TenantPolicy;
 use authz_core::model::PLATFORM_TENANT_ID;
+use authz_pdp::{DecisionPoint, TenantRegistry};
 use authz_proto::pb;
 use authz_proto::pb::authorization_service_client::AuthorizationServiceClient;
-use authz_server::clock::FixedClock;
-use authz_server::{DEMO_POLICY, TenantRegistry};
+use authz_server::DEMO_POLICY;
 use authz_store::{InMemoryStore, Store};
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
@@ -26,6 +27,10 @@ pub fn test_now() -> DateTime<Utc> {
         .map(|at| at.to_utc())
         .unwrap_or_default()
 }
+
+/// How long a test server lets a check wait for a revision it has not reached: short, so a
+/// test of the `stale` deny does not sit out the production default.
+pub const CONSISTENCY_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// A running server; stops when dropped.
 #[derive(Debug)]
@@ -52,7 +57,7 @@ impl TestServer {
 
     /// Serves these tenant policies with the clock stopped at `now`.
     pub async fn serve(mut policies: Vec<TenantPolicy>, now: DateTime<Utc>) -> TestServer {
-        let store = InMemoryStore::new();
+        let store = Arc::new(InMemoryStore::new());
         // The platform policy first: tenants compile its bindings in.
         policies.sort_by_key(|policy| policy.tenant.id != PLATFORM_TENANT_ID);
         for policy in policies {
@@ -63,7 +68,9 @@ impl TestServer {
             };
             written.expect("test policy compiles");
         }
-        let registry = TenantRegistry::load(&store).await.expect("registry loads");
+        let registry = TenantRegistry::load(&*store).await.expect("registry loads");
+        let point =
+            DecisionPoint::new(Arc::new(registry), store, FixedClock(now), CONSISTENCY_WAIT);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a free port");
@@ -74,9 +81,7 @@ impl TestServer {
                 let _ = stopped.await;
             };
             let grace = std::time::Duration::from_secs(2);
-            let result =
-                authz_server::serve(listener, Arc::new(registry), FixedClock(now), stop, grace)
-                    .await;
+            let result = authz_server::serve(listener, Arc::new(point), stop, grace).await;
             if let Err(error) = result {
                 eprintln!("test server failed: {error}");
             }

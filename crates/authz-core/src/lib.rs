@@ -7,16 +7,20 @@
 
 pub mod attr;
 pub mod condition;
+pub mod consistency;
 pub mod decision;
 pub mod error;
 mod eval;
 pub mod model;
 pub mod policy;
+pub mod record;
 mod snapshot;
 
 pub use attr::{AttrValue, Attributes};
+pub use consistency::Consistency;
 pub use decision::{Decision, DecisionBasis, ExplainStep, Obligations, Reason, StepOutcome};
 pub use error::PolicyError;
 pub use eval::{CheckRequest, PrincipalRef, ResourceRef};
 pub use model::{FieldVisibility, PrincipalKind, TenantPolicy};
+pub use record::DecisionRecord;
 pub use snapshot::{MAX_ID_LEN, Snapshot};

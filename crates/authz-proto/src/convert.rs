@@ -47,13 +47,7 @@ impl FieldViolation {
     }
 }
 
-/// How fresh the caller needs the answer to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Consistency {
-    MinimizeLatency,
-    AtLeastRevision(u64),
-    FullyConsistent,
-}
+pub use authz_core::Consistency;
 
 /// A `CheckRequest` that passed validation, borrowing its strings from the message.
 #[derive(Debug)]

@@ -28,11 +28,14 @@ pub struct StoredTenant {
 
 /// The source of truth for tenant policies.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// Every tenant (the platform tenant excluded), with the revision of its last write.
     async fn tenants(&self) -> Result<Vec<StoredTenant>, StoreError>;
     /// The platform tenant's policy, if platform staff are configured.
     async fn platform(&self) -> Result<Option<StoredTenant>, StoreError>;
+    /// The revision of `tenant_id`'s latest committed write (`None`: no such tenant) — what a
+    /// `fully_consistent` check must be decided at.
+    async fn revision(&self, tenant_id: &str) -> Result<Option<u64>, StoreError>;
     /// Replaces (or creates) a tenant's policy after checking it compiles against the current
     /// platform policy; returns the new revision. An invalid policy writes nothing, and the
     /// platform's reserved id is refused: only [`Store::put_platform`] writes platform staff.
@@ -69,6 +72,11 @@ impl Store for InMemoryStore {
 
     async fn platform(&self) -> Result<Option<StoredTenant>, StoreError> {
         Ok(self.inner.read().await.platform.clone())
+    }
+
+    async fn revision(&self, tenant_id: &str) -> Result<Option<u64>, StoreError> {
+        let inner = self.inner.read().await;
+        Ok(inner.tenants.get(tenant_id).map(|stored| stored.revision))
     }
 
     async fn put_tenant(&self, policy: TenantPolicy) -> Result<u64, StoreError> {

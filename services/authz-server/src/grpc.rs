@@ -1,57 +1,46 @@
-//! The gRPC services. Validation failures become `INVALID_ARGUMENT` with a `BadRequest` field
+//! The gRPC services: thin adapters over the decision point. Validation failures become `INVALID_ARGUMENT` with a `BadRequest` field
 //! violation here, in one place; everything else is a decision value (a deny has a reason).
 
 use std::sync::Arc;
 
-use authz_core::{Decision, Reason};
-use authz_proto::convert::{self, Consistency, FieldViolation, ValidatedCheck};
+use authz_clock::Clock;
+use authz_core::ResourceRef;
+use authz_pdp::{DecisionPoint, Question};
+use authz_proto::convert::{self, FieldViolation, ValidatedCheck};
 use authz_proto::pb;
 use tonic::{Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::clock::Clock;
-use crate::registry::TenantRegistry;
-
+/// The authorization service: validation and wire conversion around the decision point.
 pub(crate) struct Authorization<C> {
-    registry: Arc<TenantRegistry>,
-    clock: C,
+    point: Arc<DecisionPoint<C>>,
 }
 
 impl<C: Clock> Authorization<C> {
-    pub(crate) fn new(registry: Arc<TenantRegistry>, clock: C) -> Self {
-        Authorization { registry, clock }
+    pub(crate) fn new(point: Arc<DecisionPoint<C>>) -> Self {
+        Authorization { point }
     }
 
-    fn decide(&self, check: &ValidatedCheck<'_>) -> pb::CheckResponse {
-        let Some(snapshot) = self.registry.get(check.tenant_id) else {
-            let decision = Decision::deny(
-                Reason::TenantUnknown,
-                format!("tenant `{}` is not served here", check.tenant_id),
-                0,
-            );
-            return convert::decision_to_proto(&decision, None, check.request_id);
+    async fn decide(&self, check: &ValidatedCheck<'_>) -> pb::CheckResponse {
+        let question = Question {
+            tenant_id: check.tenant_id,
+            principal: check.principal,
+            on_behalf_of: check.on_behalf_of,
+            action: check.action,
+            resource: ResourceRef {
+                resource_type: check.resource_type,
+                id: check.resource_id,
+                attributes: &check.resource_attributes,
+            },
+            context: &check.context,
+            consistency: check.consistency,
+            explain: check.explain,
         };
-        if let Consistency::AtLeastRevision(wanted) = check.consistency
-            && wanted > snapshot.revision()
-        {
-            let decision = Decision::deny(
-                Reason::Stale,
-                format!(
-                    "revision {wanted} is not known here yet (current {})",
-                    snapshot.revision()
-                ),
-                snapshot.revision(),
-            );
-            return convert::decision_to_proto(&decision, None, check.request_id);
-        }
-        let request = check.request(self.clock.now());
-        if check.explain {
-            let (decision, trace) = snapshot.explain(&request);
-            convert::decision_to_proto(&decision, Some(trace), check.request_id)
-        } else {
-            let decision = snapshot.check(&request);
-            convert::decision_to_proto(&decision, None, check.request_id)
-        }
+        self.point
+            .decide(&question, |answer| {
+                convert::decision_to_proto(&answer.decision, answer.trace, check.request_id)
+            })
+            .await
     }
 }
 
@@ -71,7 +60,7 @@ impl<C: Clock> pb::authorization_service_server::AuthorizationService for Author
     ) -> Result<Response<pb::CheckResponse>, Status> {
         let message = request.into_inner();
         let check = convert::validate_check(&message, "").map_err(invalid_argument)?;
-        Ok(Response::new(self.decide(&check)))
+        Ok(Response::new(self.decide(&check).await))
     }
 
     async fn check_bulk(
@@ -80,7 +69,10 @@ impl<C: Clock> pb::authorization_service_server::AuthorizationService for Author
     ) -> Result<Response<pb::CheckBulkResponse>, Status> {
         let message = request.into_inner();
         let checks = convert::validate_bulk(&message).map_err(invalid_argument)?;
-        let results = checks.iter().map(|check| self.decide(check)).collect();
+        let mut results = Vec::with_capacity(checks.len());
+        for check in &checks {
+            results.push(self.decide(check).await);
+        }
         Ok(Response::new(pb::CheckBulkResponse { results }))
     }
 }

@@ -5,9 +5,7 @@
 //! [`serve`] takes a bound listener and a shutdown future, so tests run the real server on
 //! `127.0.0.1:0`.
 
-pub mod clock;
 mod grpc;
-pub mod registry;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,8 +17,8 @@ use authz_proto::pb::authorization_service_server::AuthorizationServiceServer;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
-pub use clock::{Clock, SystemClock};
-pub use registry::{RegistryError, TenantRegistry};
+use authz_clock::Clock;
+use authz_pdp::DecisionPoint;
 
 /// The demo tenant served when no policy is given: the home-health agency of seed 003.
 pub const DEMO_POLICY: &str = include_str!("../../../deploy/examples/home-health.yaml");
@@ -41,8 +39,7 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// for at most `grace`: a client that keeps its connection open cannot hold a rollout hostage.
 pub async fn serve<C: Clock>(
     listener: TcpListener,
-    registry: Arc<TenantRegistry>,
-    clock: C,
+    point: Arc<DecisionPoint<C>>,
     shutdown: impl Future<Output = ()> + Send,
     grace: Duration,
 ) -> Result<(), ServeError> {
@@ -60,7 +57,7 @@ pub async fn serve<C: Clock>(
         .register_encoded_file_descriptor_set(authz_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    let authorization = grpc::Authorization::new(registry, clock);
+    let authorization = grpc::Authorization::new(point);
     tracing::info!(address = ?listener.local_addr().ok(), "authz-server listening");
     // Without TCP_NODELAY a response that spans segments waits for the peer's delayed ACK
     // (~40 ms): a hundredfold latency cliff for CheckBulk. Keepalive finds dead peers.

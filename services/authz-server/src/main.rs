@@ -5,9 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use authz_clock::SystemClock;
 use authz_core::model::PLATFORM_TENANT_ID;
 use authz_core::{Snapshot, TenantPolicy};
-use authz_server::{DEMO_POLICY, SystemClock, TenantRegistry};
+use authz_pdp::{DecisionPoint, TenantRegistry};
+use authz_server::DEMO_POLICY;
 use authz_store::{InMemoryStore, Store};
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
@@ -48,6 +50,10 @@ struct ServeArgs {
     /// The platform tenant's policy (platform staff roles and bindings).
     #[arg(long, env = "AUTHZ_PLATFORM_POLICY")]
     platform_policy: Option<PathBuf>,
+    /// Longest a check waits for this replica to reach the revision its consistency token asks
+    /// for before it is denied `stale`, in milliseconds.
+    #[arg(long, env = "AUTHZ_MAX_CONSISTENCY_WAIT_MS", default_value_t = 1000)]
+    max_consistency_wait_ms: u64,
     /// Seconds open connections may drain after SIGTERM before the server stops anyway.
     #[arg(long, env = "AUTHZ_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     shutdown_grace_seconds: u64,
@@ -69,7 +75,7 @@ fn read_policy(path: &PathBuf) -> Result<TenantPolicy, String> {
 }
 
 async fn run(args: ServeArgs) -> Result<(), String> {
-    let store = InMemoryStore::new();
+    let store = Arc::new(InMemoryStore::new());
     // The platform policy goes first: tenant snapshots compile its bindings in.
     if let Some(path) = &args.platform_policy {
         store
@@ -91,7 +97,7 @@ async fn run(args: ServeArgs) -> Result<(), String> {
             .await
             .map_err(|error| format!("{}: {error}", path.display()))?;
     }
-    let registry = TenantRegistry::load(&store)
+    let registry = TenantRegistry::load(&*store)
         .await
         .map_err(|error| error.to_string())?;
     tracing::info!(tenants = ?registry.tenant_ids(), "policies loaded");
@@ -106,15 +112,15 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     // reading it (a closed pipe) is no reason not to serve, so a failed write is ignored.
     let _ = writeln!(std::io::stdout(), "listening on {bound}");
     let grace = std::time::Duration::from_secs(args.shutdown_grace_seconds);
-    authz_server::serve(
-        listener,
+    let point = DecisionPoint::new(
         Arc::new(registry),
+        store,
         SystemClock,
-        shutdown_signal(),
-        grace,
-    )
-    .await
-    .map_err(|error| error.to_string())
+        std::time::Duration::from_millis(args.max_consistency_wait_ms),
+    );
+    authz_server::serve(listener, Arc::new(point), shutdown_signal(), grace)
+        .await
+        .map_err(|error| error.to_string())
 }
 
 async fn shutdown_signal() {

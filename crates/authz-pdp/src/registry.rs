@@ -1,5 +1,7 @@
 //! The compiled snapshot of every tenant, swapped atomically when a policy changes. The check
-//! path reads it without locks: one `ArcSwap` load and one hash lookup.
+//! path reads it without locks: one `ArcSwap` load and one hash lookup. Every swap is
+//! announced, so a check that asked for a revision the replica has not reached yet can wait
+//! for it instead of polling.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,6 +9,8 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use authz_core::{PolicyError, Snapshot};
 use authz_store::{Store, StoreError};
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// Why the registry could not be (re)loaded.
 #[derive(Debug, thiserror::Error)]
@@ -18,9 +22,20 @@ pub enum RegistryError {
 }
 
 /// Compiled snapshots by tenant id.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TenantRegistry {
     snapshots: ArcSwap<HashMap<String, Arc<Snapshot>>>,
+    /// Bumped after every swap; waiters re-read the snapshots when it moves.
+    swaps: watch::Sender<u64>,
+}
+
+impl Default for TenantRegistry {
+    fn default() -> Self {
+        TenantRegistry {
+            snapshots: ArcSwap::default(),
+            swaps: watch::Sender::new(0),
+        }
+    }
 }
 
 impl TenantRegistry {
@@ -45,12 +60,37 @@ impl TenantRegistry {
             compiled.insert(tenant.policy.tenant.id.clone(), Arc::new(snapshot));
         }
         self.snapshots.store(Arc::new(compiled));
+        self.swaps.send_modify(|swaps| *swaps += 1);
         Ok(())
     }
 
     /// The current snapshot of `tenant_id`.
     pub fn get(&self, tenant_id: &str) -> Option<Arc<Snapshot>> {
         self.snapshots.load().get(tenant_id).cloned()
+    }
+
+    /// The snapshot of `tenant_id` once it has reached `revision`, waiting until `deadline` at
+    /// most. `Err` carries what is served when the deadline passes (`None`: no such tenant).
+    pub async fn at_least(
+        &self,
+        tenant_id: &str,
+        revision: u64,
+        deadline: Instant,
+    ) -> Result<Arc<Snapshot>, Option<Arc<Snapshot>>> {
+        // Subscribe before reading: a swap between the read and the wait still wakes us.
+        let mut swaps = self.swaps.subscribe();
+        loop {
+            let current = self.get(tenant_id);
+            match current {
+                Some(snapshot) if snapshot.revision() >= revision => return Ok(snapshot),
+                _ => {}
+            }
+            match tokio::time::timeout_at(deadline, swaps.changed()).await {
+                Ok(Ok(())) => {}
+                // The deadline passed, or the registry is being dropped: answer with what is here.
+                Ok(Err(_)) | Err(_) => return Err(self.get(tenant_id)),
+            }
+        }
     }
 
     pub fn tenant_ids(&self) -> Vec<String> {
@@ -73,6 +113,7 @@ mod tests {
     use super::*;
 
     const DEMO: &str = "sunrise-home-health";
+    const DEMO_POLICY: &str = include_str!("../../../deploy/examples/home-health.yaml");
 
     /// A store that answers what the test last told it to.
     #[derive(Debug)]
@@ -115,6 +156,14 @@ mod tests {
             self.now().platform.map_err(StoreError::Unavailable)
         }
 
+        async fn revision(&self, tenant_id: &str) -> Result<Option<u64>, StoreError> {
+            let tenants = self.now().tenants.map_err(StoreError::Unavailable)?;
+            Ok(tenants
+                .iter()
+                .find(|stored| stored.policy.tenant.id == tenant_id)
+                .map(|stored| stored.revision))
+        }
+
         async fn put_tenant(&self, _: TenantPolicy) -> Result<u64, StoreError> {
             Err(StoreError::Unavailable("read-only test store".to_owned()))
         }
@@ -132,7 +181,7 @@ mod tests {
     }
 
     fn demo() -> TenantPolicy {
-        TenantPolicy::from_yaml(crate::DEMO_POLICY).unwrap()
+        TenantPolicy::from_yaml(DEMO_POLICY).unwrap()
     }
 
     /// The demo without rita's bindings: she can no longer view her patients.
