@@ -38,6 +38,8 @@ pub struct TestServer {
     pub address: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// The revision each tenant was written at.
+    revisions: std::collections::HashMap<String, u64>,
 }
 
 impl TestServer {
@@ -60,13 +62,15 @@ impl TestServer {
         let store = Arc::new(InMemoryStore::new());
         // The platform policy first: tenants compile its bindings in.
         policies.sort_by_key(|policy| policy.tenant.id != PLATFORM_TENANT_ID);
+        let mut revisions = std::collections::HashMap::new();
         for policy in policies {
+            let id = policy.tenant.id.clone();
             let written = if policy.tenant.id == PLATFORM_TENANT_ID {
                 store.put_platform(policy).await
             } else {
                 store.put_tenant(policy).await
             };
-            written.expect("test policy compiles");
+            revisions.insert(id, written.expect("test policy compiles"));
         }
         let registry = TenantRegistry::load(&*store).await.expect("registry loads");
         let point =
@@ -90,7 +94,13 @@ impl TestServer {
             address,
             shutdown: Some(shutdown),
             task: Some(task),
+            revisions,
         }
+    }
+
+    /// The revision `tenant_id` was served at when the server started.
+    pub fn revision(&self, tenant_id: &str) -> u64 {
+        self.revisions.get(tenant_id).copied().unwrap_or_default()
     }
 
     pub async fn channel(&self) -> Channel {

@@ -123,7 +123,8 @@ async fn check_answers_the_demo_matrix_over_grpc() {
             response.message
         );
         assert_eq!(
-            response.revision, 1,
+            response.revision,
+            server.revision(DEMO),
             "decisions carry the snapshot revision"
         );
     }

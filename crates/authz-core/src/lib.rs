@@ -14,6 +14,7 @@ mod eval;
 pub mod model;
 pub mod policy;
 pub mod record;
+pub mod relationship_rules;
 mod snapshot;
 
 pub use attr::{AttrValue, Attributes};

@@ -46,7 +46,7 @@ pub struct TenantPolicy {
 }
 
 /// The isolation boundary: a practice, agency or client organisation.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tenant {
     pub id: String,
@@ -61,6 +61,18 @@ pub struct Tenant {
 
 fn default_time_zone() -> String {
     "UTC".to_owned()
+}
+
+impl Default for Tenant {
+    /// As a policy file that names only the id reads: active, in UTC.
+    fn default() -> Self {
+        Tenant {
+            id: String::new(),
+            name: String::new(),
+            status: TenantStatus::default(),
+            time_zone: default_time_zone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

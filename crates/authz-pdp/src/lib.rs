@@ -7,5 +7,5 @@
 mod point;
 mod registry;
 
-pub use point::{Answer, DEFAULT_MAX_CONSISTENCY_WAIT, DecisionPoint, Question};
+pub use point::{Answer, DEFAULT_MAX_CONSISTENCY_WAIT, DecisionPoint, Question, RevisionSource};
 pub use registry::{RegistryError, TenantRegistry};

@@ -12,7 +12,7 @@ use authz_core::{
     Attributes, CheckRequest, Consistency, Decision, ExplainStep, PrincipalRef, Reason,
     ResourceRef, Snapshot,
 };
-use authz_store::Store;
+use authz_store::{Store, StoreError};
 use tokio::time::Instant;
 
 use crate::registry::TenantRegistry;
@@ -45,27 +45,41 @@ pub struct Answer<'x> {
     pub trace: Option<Vec<ExplainStep>>,
 }
 
+/// Where `fully_consistent` checks learn a tenant's committed revision: any [`Store`].
+#[async_trait::async_trait]
+pub trait RevisionSource: std::fmt::Debug + Send + Sync + 'static {
+    async fn committed_revision(&self, tenant_id: &str) -> Result<Option<u64>, StoreError>;
+}
+
+#[async_trait::async_trait]
+impl<S: Store> RevisionSource for S {
+    async fn committed_revision(&self, tenant_id: &str) -> Result<Option<u64>, StoreError> {
+        self.revision(tenant_id).await
+    }
+}
+
 /// Decides questions against the tenant registry, honouring consistency tokens.
 #[derive(Debug)]
 pub struct DecisionPoint<C> {
     registry: Arc<TenantRegistry>,
-    store: Arc<dyn Store>,
+    revisions: Arc<dyn RevisionSource>,
     clock: C,
     max_wait: Duration,
 }
 
 impl<C: Clock> DecisionPoint<C> {
-    /// `store` answers `fully_consistent` checks (the committed revision); `max_wait` bounds
-    /// how long a check waits for this replica to reach a revision before denying `stale`.
+    /// `revisions` answers `fully_consistent` checks (the committed revision: the store);
+    /// `max_wait` bounds how long a check waits for this replica to reach a revision before
+    /// denying `stale`.
     pub fn new(
         registry: Arc<TenantRegistry>,
-        store: Arc<dyn Store>,
+        revisions: Arc<dyn RevisionSource>,
         clock: C,
         max_wait: Duration,
     ) -> Self {
         DecisionPoint {
             registry,
-            store,
+            revisions,
             clock,
             max_wait,
         }
@@ -135,19 +149,21 @@ impl<C: Clock> DecisionPoint<C> {
                     .ok_or_else(|| unknown(tenant_id));
             }
             Consistency::AtLeastRevision(revision) => revision,
-            Consistency::FullyConsistent => match self.store.revision(tenant_id).await {
-                Ok(Some(revision)) => revision,
-                Ok(None) => return Err(unknown(tenant_id)),
-                Err(error) => {
-                    return Err(Decision::deny(
-                        Reason::Unavailable,
-                        format!(
-                            "the committed revision of tenant `{tenant_id}` cannot be read: {error}"
-                        ),
-                        self.registry.get(tenant_id).map_or(0, |s| s.revision()),
-                    ));
+            Consistency::FullyConsistent => {
+                match self.revisions.committed_revision(tenant_id).await {
+                    Ok(Some(revision)) => revision,
+                    Ok(None) => return Err(unknown(tenant_id)),
+                    Err(error) => {
+                        return Err(Decision::deny(
+                            Reason::Unavailable,
+                            format!(
+                                "the committed revision of tenant `{tenant_id}` cannot be read: {error}"
+                            ),
+                            self.registry.get(tenant_id).map_or(0, |s| s.revision()),
+                        ));
+                    }
                 }
-            },
+            }
         };
         let deadline = Instant::now() + self.max_wait;
         match self.registry.at_least(tenant_id, wanted, deadline).await {

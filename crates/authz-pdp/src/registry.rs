@@ -107,8 +107,13 @@ mod tests {
 
     use std::sync::Mutex;
 
+    use authz_core::model::{PLATFORM_TENANT_ID, Tenant, TenantStatus};
     use authz_core::{Attributes, CheckRequest, PrincipalRef, Reason, ResourceRef, TenantPolicy};
-    use authz_store::StoredTenant;
+    use authz_store::{
+        ChangeFeed, Committed, ImportOptions, ImportReport, Page, PageRequest, RelationshipFilter,
+        RelationshipPage, RelationshipWrite, StoredTenant, TenantRecord,
+    };
+    use tokio::sync::broadcast;
 
     use super::*;
 
@@ -148,29 +153,78 @@ mod tests {
 
     #[async_trait::async_trait]
     impl Store for Scripted {
-        async fn tenants(&self) -> Result<Vec<StoredTenant>, StoreError> {
-            self.now().tenants.map_err(StoreError::Unavailable)
+        async fn tenant_ids(&self) -> Result<Vec<String>, StoreError> {
+            let tenants = self.now().tenants.map_err(StoreError::Unavailable)?;
+            Ok(tenants.iter().map(|t| t.policy.tenant.id.clone()).collect())
         }
 
-        async fn platform(&self) -> Result<Option<StoredTenant>, StoreError> {
-            self.now().platform.map_err(StoreError::Unavailable)
+        async fn load_tenant(&self, tenant_id: &str) -> Result<Option<StoredTenant>, StoreError> {
+            let answers = self.now();
+            if tenant_id == PLATFORM_TENANT_ID {
+                return answers.platform.map_err(StoreError::Unavailable);
+            }
+            let tenants = answers.tenants.map_err(StoreError::Unavailable)?;
+            Ok(tenants
+                .into_iter()
+                .find(|stored| stored.policy.tenant.id == tenant_id))
         }
 
         async fn revision(&self, tenant_id: &str) -> Result<Option<u64>, StoreError> {
-            let tenants = self.now().tenants.map_err(StoreError::Unavailable)?;
-            Ok(tenants
-                .iter()
-                .find(|stored| stored.policy.tenant.id == tenant_id)
-                .map(|stored| stored.revision))
+            Ok(self.load_tenant(tenant_id).await?.map(|t| t.revision))
         }
 
-        async fn put_tenant(&self, _: TenantPolicy) -> Result<u64, StoreError> {
-            Err(StoreError::Unavailable("read-only test store".to_owned()))
+        async fn changes_since(&self, _: &str, _: u64, _: usize) -> Result<ChangeFeed, StoreError> {
+            Err(read_only())
         }
 
-        async fn put_platform(&self, _: TenantPolicy) -> Result<u64, StoreError> {
-            Err(StoreError::Unavailable("read-only test store".to_owned()))
+        fn subscribe(&self) -> broadcast::Receiver<Committed> {
+            broadcast::channel(1).1
         }
+
+        async fn create_tenant(&self, _: Tenant) -> Result<u64, StoreError> {
+            Err(read_only())
+        }
+
+        async fn set_tenant_status(&self, _: &str, _: TenantStatus) -> Result<u64, StoreError> {
+            Err(read_only())
+        }
+
+        async fn tenant(&self, _: &str) -> Result<Option<TenantRecord>, StoreError> {
+            Err(read_only())
+        }
+
+        async fn list_tenants(&self, _: &PageRequest) -> Result<Page<TenantRecord>, StoreError> {
+            Err(read_only())
+        }
+
+        async fn import_policy(
+            &self,
+            _: TenantPolicy,
+            _: ImportOptions,
+        ) -> Result<ImportReport, StoreError> {
+            Err(read_only())
+        }
+
+        async fn write_relationships(
+            &self,
+            _: &str,
+            _: &[RelationshipWrite],
+        ) -> Result<u64, StoreError> {
+            Err(read_only())
+        }
+
+        async fn read_relationships(
+            &self,
+            _: &str,
+            _: &RelationshipFilter,
+            _: &PageRequest,
+        ) -> Result<RelationshipPage, StoreError> {
+            Err(read_only())
+        }
+    }
+
+    fn read_only() -> StoreError {
+        StoreError::Unavailable("read-only test store".to_owned())
     }
 
     fn stored(policy: TenantPolicy, revision: u64) -> StoredTenant {

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use authz_clock::FixedClock;
 use authz_core::{Attributes, Consistency, PrincipalRef, Reason, ResourceRef, TenantPolicy};
-use authz_pdp::{DecisionPoint, Question, TenantRegistry};
-use authz_store::{InMemoryStore, Store, StoreError, StoredTenant};
+use authz_pdp::{DecisionPoint, Question, RevisionSource, TenantRegistry};
+use authz_store::{InMemoryStore, Store, StoreError};
 use chrono::DateTime;
 
 const DEMO: &str = "sunrise-home-health";
@@ -35,60 +35,49 @@ fn demo_without_rita() -> TenantPolicy {
     policy
 }
 
-/// The in-memory store, with a switch that makes it unreachable.
-#[derive(Debug, Default)]
+/// The in-memory store's committed revisions, with a switch that makes them unreachable.
+#[derive(Debug)]
 struct Flaky {
-    store: InMemoryStore,
+    store: Arc<InMemoryStore>,
     down: AtomicBool,
 }
 
-impl Flaky {
-    fn check(&self) -> Result<(), StoreError> {
+#[async_trait::async_trait]
+impl RevisionSource for Flaky {
+    async fn committed_revision(&self, tenant_id: &str) -> Result<Option<u64>, StoreError> {
         if self.down.load(Ordering::SeqCst) {
             return Err(StoreError::Unavailable("connection refused".to_owned()));
         }
-        Ok(())
-    }
-}
-
-#[async_trait::async_trait]
-impl Store for Flaky {
-    async fn tenants(&self) -> Result<Vec<StoredTenant>, StoreError> {
-        self.check()?;
-        self.store.tenants().await
-    }
-    async fn platform(&self) -> Result<Option<StoredTenant>, StoreError> {
-        self.check()?;
-        self.store.platform().await
-    }
-    async fn revision(&self, tenant_id: &str) -> Result<Option<u64>, StoreError> {
-        self.check()?;
         self.store.revision(tenant_id).await
-    }
-    async fn put_tenant(&self, policy: TenantPolicy) -> Result<u64, StoreError> {
-        self.check()?;
-        self.store.put_tenant(policy).await
-    }
-    async fn put_platform(&self, policy: TenantPolicy) -> Result<u64, StoreError> {
-        self.check()?;
-        self.store.put_platform(policy).await
     }
 }
 
 struct Fixture {
-    store: Arc<Flaky>,
+    store: Arc<InMemoryStore>,
+    revisions: Arc<Flaky>,
     point: DecisionPoint<FixedClock>,
+    /// The demo's revision when the replica loaded it.
+    initial: u64,
 }
 
 async fn fixture() -> Fixture {
-    let store = Arc::new(Flaky::default());
-    store.put_tenant(demo()).await.expect("the demo compiles");
+    let store = Arc::new(InMemoryStore::new());
+    let initial = store.put_tenant(demo()).await.expect("the demo compiles");
     let registry = TenantRegistry::load(&*store)
         .await
         .expect("the registry loads");
+    let revisions = Arc::new(Flaky {
+        store: Arc::clone(&store),
+        down: AtomicBool::new(false),
+    });
     let clock = FixedClock(DateTime::from_timestamp(1_748_876_400, 0).expect("a valid instant"));
-    let point = DecisionPoint::new(Arc::new(registry), store.clone(), clock, WAIT);
-    Fixture { store, point }
+    let point = DecisionPoint::new(Arc::new(registry), revisions.clone(), clock, WAIT);
+    Fixture {
+        store,
+        revisions,
+        point,
+        initial,
+    }
 }
 
 impl Fixture {
@@ -142,14 +131,16 @@ async fn minimize_latency_answers_from_what_the_replica_holds() {
     let fixture = fixture().await;
     fixture.commit_revocation().await;
     let (reason, revision, _) = fixture.ask(DEMO, Consistency::MinimizeLatency).await;
-    assert_eq!((reason, revision), (Reason::Granted, 1));
+    assert_eq!((reason, revision), (Reason::Granted, fixture.initial));
 }
 
 #[tokio::test]
 async fn at_least_a_revision_the_replica_has_answers_at_once() {
     let fixture = fixture().await;
-    let (reason, revision, _) = fixture.ask(DEMO, Consistency::AtLeastRevision(1)).await;
-    assert_eq!((reason, revision), (Reason::Granted, 1));
+    let (reason, revision, _) = fixture
+        .ask(DEMO, Consistency::AtLeastRevision(fixture.initial))
+        .await;
+    assert_eq!((reason, revision), (Reason::Granted, fixture.initial));
 }
 
 #[tokio::test]
@@ -159,8 +150,15 @@ async fn at_least_a_revision_not_reached_in_time_is_a_stale_deny_never_the_old_a
     let (reason, revision, message) = fixture
         .ask(DEMO, Consistency::AtLeastRevision(committed))
         .await;
-    assert_eq!((reason, revision), (Reason::Stale, 1), "{message}");
-    assert!(message.contains("revision 2"), "{message}");
+    assert_eq!(
+        (reason, revision),
+        (Reason::Stale, fixture.initial),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("revision {committed}")),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -186,24 +184,28 @@ async fn fully_consistent_waits_for_the_committed_revision() {
     let fixture = fixture().await;
     // Nothing newer committed: answered at once at the replica's revision.
     let (reason, revision, _) = fixture.ask(DEMO, Consistency::FullyConsistent).await;
-    assert_eq!((reason, revision), (Reason::Granted, 1));
+    assert_eq!((reason, revision), (Reason::Granted, fixture.initial));
 
     // A revocation committed but not applied here: never the old allow.
-    fixture.commit_revocation().await;
+    let committed = fixture.commit_revocation().await;
     let (reason, _, message) = fixture.ask(DEMO, Consistency::FullyConsistent).await;
     assert_eq!(reason, Reason::Stale, "{message}");
 
     fixture.apply().await;
     let (reason, revision, _) = fixture.ask(DEMO, Consistency::FullyConsistent).await;
-    assert_eq!((reason, revision), (Reason::NoMatchingGrant, 2));
+    assert_eq!((reason, revision), (Reason::NoMatchingGrant, committed));
 }
 
 #[tokio::test]
 async fn fully_consistent_without_the_store_is_an_unavailable_deny() {
     let fixture = fixture().await;
-    fixture.store.down.store(true, Ordering::SeqCst);
+    fixture.revisions.down.store(true, Ordering::SeqCst);
     let (reason, revision, message) = fixture.ask(DEMO, Consistency::FullyConsistent).await;
-    assert_eq!((reason, revision), (Reason::Unavailable, 1), "{message}");
+    assert_eq!(
+        (reason, revision),
+        (Reason::Unavailable, fixture.initial),
+        "{message}"
+    );
     assert!(message.contains("connection refused"), "{message}");
     // Reads that need no committed revision stay available.
     let (reason, _, _) = fixture.ask(DEMO, Consistency::MinimizeLatency).await;

@@ -1,115 +1,158 @@
-//! Where tenant policies live. The [`Store`] trait is what the server loads from; this stage
-//! ships the in-memory backend (embedded mode and tests). The Postgres backend arrives with the
-//! admin API and must pass the same conformance tests.
+//! Where tenants live: the [`Store`] trait the server loads from and writes through, and the
+//! in-memory backend (embedded mode and tests). The Postgres backend (`authz-store-pg`) passes
+//! the same conformance suite.
 //!
-//! Stores only load and persist; they never decide.
+//! Stores only load and persist; they never decide. Every write is all-or-nothing, bumps the
+//! tenant's revision once, and appends the change events followers (replicas, caches) read.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+mod diff;
+mod error;
+mod memory;
+pub mod page;
+mod records;
+pub mod validate;
 
-use authz_core::{PolicyError, Snapshot, TenantPolicy};
-use tokio::sync::RwLock;
+use authz_core::TenantPolicy;
+use authz_core::model::{PLATFORM_TENANT_ID, Tenant, TenantStatus};
+use tokio::sync::broadcast;
 
-/// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("policy of tenant `{tenant}` is invalid: {error}")]
-    InvalidPolicy { tenant: String, error: PolicyError },
-    #[error("store is unavailable: {0}")]
-    Unavailable(String),
-}
+pub use diff::{MAX_RELATIONSHIP_EVENTS, PolicyDiff, relationship_delta};
+pub use error::StoreError;
+pub use memory::InMemoryStore;
+pub use page::{Cursor, Page, PageRequest};
+pub use records::{
+    Change, ChangeEvent, ChangeFeed, ChangeKind, Committed, ImportOptions, ImportReport,
+    PolicyChange, RelationshipFilter, RelationshipOp, RelationshipPage, RelationshipWrite,
+    StoredTenant, TenantRecord, relationship_key,
+};
 
-/// One tenant's policy at the revision it was last written.
-#[derive(Debug, Clone)]
-pub struct StoredTenant {
-    pub policy: Arc<TenantPolicy>,
-    pub revision: u64,
-}
-
-/// The source of truth for tenant policies.
+/// The source of truth for tenants, their policies and relationships.
 #[async_trait::async_trait]
 pub trait Store: std::fmt::Debug + Send + Sync + 'static {
-    /// Every tenant (the platform tenant excluded), with the revision of its last write.
-    async fn tenants(&self) -> Result<Vec<StoredTenant>, StoreError>;
-    /// The platform tenant's policy, if platform staff are configured.
-    async fn platform(&self) -> Result<Option<StoredTenant>, StoreError>;
+    // ---- reading, for serving ----
+
+    /// The ids of every tenant, the platform tenant excluded, in id order.
+    async fn tenant_ids(&self) -> Result<Vec<String>, StoreError>;
+    /// A tenant's whole policy (relationships included) at its current revision. Also answers
+    /// for the platform tenant.
+    async fn load_tenant(&self, tenant_id: &str) -> Result<Option<StoredTenant>, StoreError>;
     /// The revision of `tenant_id`'s latest committed write (`None`: no such tenant) — what a
     /// `fully_consistent` check must be decided at.
     async fn revision(&self, tenant_id: &str) -> Result<Option<u64>, StoreError>;
-    /// Replaces (or creates) a tenant's policy after checking it compiles against the current
-    /// platform policy; returns the new revision. An invalid policy writes nothing, and the
-    /// platform's reserved id is refused: only [`Store::put_platform`] writes platform staff.
-    async fn put_tenant(&self, policy: TenantPolicy) -> Result<u64, StoreError>;
-    /// Replaces (or creates) the platform tenant's policy (id `platform`) after checking it
-    /// compiles; returns the new revision. An invalid policy writes nothing.
-    async fn put_platform(&self, policy: TenantPolicy) -> Result<u64, StoreError>;
-}
+    /// What changed in `tenant_id` after revision `after`, at most about `limit` events (a
+    /// write's events are never split).
+    async fn changes_since(
+        &self,
+        tenant_id: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<ChangeFeed, StoreError>;
+    /// Announcements of commits, as they happen. A lagging receiver must catch up from
+    /// [`Store::changes_since`]; announcements are a hint to read soon, never the data.
+    fn subscribe(&self) -> broadcast::Receiver<Committed>;
 
-/// Tenant policies held in memory: the embedded mode of `authz-server` and the test backend.
-#[derive(Debug, Default)]
-pub struct InMemoryStore {
-    inner: RwLock<Inner>,
-}
+    // ---- tenants ----
 
-#[derive(Debug, Default)]
-struct Inner {
-    revision: u64,
-    tenants: BTreeMap<String, StoredTenant>,
-    platform: Option<StoredTenant>,
-}
+    /// Creates an empty tenant (no catalog, roles or principals) at revision 1.
+    async fn create_tenant(&self, tenant: Tenant) -> Result<u64, StoreError>;
+    /// Sets a tenant's status; returns the new revision (the current one when unchanged).
+    async fn set_tenant_status(
+        &self,
+        tenant_id: &str,
+        status: TenantStatus,
+    ) -> Result<u64, StoreError>;
+    async fn tenant(&self, tenant_id: &str) -> Result<Option<TenantRecord>, StoreError>;
+    /// Tenants in id order, the platform tenant excluded.
+    async fn list_tenants(&self, page: &PageRequest) -> Result<Page<TenantRecord>, StoreError>;
 
-impl InMemoryStore {
-    pub fn new() -> Self {
-        InMemoryStore::default()
-    }
-}
+    // ---- writes ----
 
-#[async_trait::async_trait]
-impl Store for InMemoryStore {
-    async fn tenants(&self) -> Result<Vec<StoredTenant>, StoreError> {
-        Ok(self.inner.read().await.tenants.values().cloned().collect())
-    }
+    /// Replaces an existing tenant's whole policy with `policy` (the policy-file format):
+    /// diffs it against the stored state, refuses it unless it compiles, and applies the
+    /// difference in one transaction. Importing what is stored changes nothing and spends no
+    /// revision. The tenant's status is not imported: it must equal the stored one.
+    async fn import_policy(
+        &self,
+        policy: TenantPolicy,
+        options: ImportOptions,
+    ) -> Result<ImportReport, StoreError>;
+    /// Applies every write or none; returns the revision they committed at (the current one
+    /// when none changed anything).
+    async fn write_relationships(
+        &self,
+        tenant_id: &str,
+        writes: &[RelationshipWrite],
+    ) -> Result<u64, StoreError>;
+    /// Relationships matching `filter`, in key order, one page at a time.
+    async fn read_relationships(
+        &self,
+        tenant_id: &str,
+        filter: &RelationshipFilter,
+        page: &PageRequest,
+    ) -> Result<RelationshipPage, StoreError>;
 
+    // ---- conveniences over the above ----
+
+    /// The platform tenant's policy, if platform staff are configured.
     async fn platform(&self) -> Result<Option<StoredTenant>, StoreError> {
-        Ok(self.inner.read().await.platform.clone())
+        self.load_tenant(PLATFORM_TENANT_ID).await
     }
 
-    async fn revision(&self, tenant_id: &str) -> Result<Option<u64>, StoreError> {
-        let inner = self.inner.read().await;
-        Ok(inner.tenants.get(tenant_id).map(|stored| stored.revision))
+    /// Every tenant's policy, the platform's excluded.
+    async fn tenants(&self) -> Result<Vec<StoredTenant>, StoreError> {
+        let mut tenants = Vec::new();
+        for id in self.tenant_ids().await? {
+            // A tenant listed and then gone was deleted in between: it is simply not served.
+            if let Some(stored) = self.load_tenant(&id).await? {
+                tenants.push(stored);
+            }
+        }
+        Ok(tenants)
     }
 
+    /// Creates the tenant if it is new, then imports `policy`; returns the revision. The
+    /// platform's reserved id is refused: only [`Store::put_platform`] writes platform staff.
     async fn put_tenant(&self, policy: TenantPolicy) -> Result<u64, StoreError> {
-        let mut inner = self.inner.write().await;
-        let revision = inner.revision + 1;
-        let platform = inner.platform.as_ref().map(|stored| &*stored.policy);
-        Snapshot::compile(&policy, platform, revision).map_err(|error| invalid(&policy, error))?;
-        inner.revision = revision;
-        let id = policy.tenant.id.clone();
-        let stored = StoredTenant {
-            policy: Arc::new(policy),
-            revision,
-        };
-        inner.tenants.insert(id, stored);
-        Ok(revision)
+        if policy.tenant.id == PLATFORM_TENANT_ID {
+            return Err(StoreError::InvalidPolicy {
+                tenant: policy.tenant.id.clone(),
+                error: authz_core::PolicyError::ReservedTenant(policy.tenant.id.clone()),
+            });
+        }
+        put(self, policy).await
     }
 
+    /// Creates or replaces the platform tenant's policy (id `platform`); returns the revision.
     async fn put_platform(&self, policy: TenantPolicy) -> Result<u64, StoreError> {
-        let mut inner = self.inner.write().await;
-        let revision = inner.revision + 1;
-        Snapshot::compile_platform(&policy, revision).map_err(|error| invalid(&policy, error))?;
-        inner.revision = revision;
-        inner.platform = Some(StoredTenant {
-            policy: Arc::new(policy),
-            revision,
-        });
-        Ok(revision)
+        if policy.tenant.id != PLATFORM_TENANT_ID {
+            return Err(StoreError::InvalidPolicy {
+                tenant: policy.tenant.id.clone(),
+                error: authz_core::PolicyError::InvalidId {
+                    what: "platform tenant",
+                    id: policy.tenant.id.clone(),
+                    why: "the platform policy must use the reserved id `platform`",
+                },
+            });
+        }
+        put(self, policy).await
     }
 }
 
-fn invalid(policy: &TenantPolicy, error: PolicyError) -> StoreError {
-    StoreError::InvalidPolicy {
-        tenant: policy.tenant.id.clone(),
-        error,
+async fn put<S: Store + ?Sized>(store: &S, policy: TenantPolicy) -> Result<u64, StoreError> {
+    // Check first so an invalid policy creates no empty tenant either.
+    validate::compiles(store, &policy).await?;
+    if store.tenant(&policy.tenant.id).await?.is_none() {
+        let tenant = Tenant {
+            status: policy.tenant.status,
+            ..policy.tenant.clone()
+        };
+        match store.create_tenant(tenant).await {
+            Ok(_) | Err(StoreError::AlreadyExists { .. }) => {}
+            Err(error) => return Err(error),
+        }
     }
+    let report = store
+        .import_policy(policy, ImportOptions::default())
+        .await?;
+    Ok(report.revision)
 }

@@ -1,17 +1,71 @@
 //! What every [`Store`] must do, written against `&dyn Store` so each backend runs the same
-//! suite: `mod conformance;` in the backend's test file, then one test per function here, each
-//! given an empty store.
+//! cases: a backend's test file says `mod conformance;` (or includes this file by path) and
+//! `conformance::suite!(make)`, where `make` is an expression giving a future of a fresh, empty
+//! store (anything that derefs to a `Store`; a Postgres one in its own database).
 //!
-//! The rules: every write gets a higher revision; a tenant's write replaces it; the platform
-//! policy (tenant id `platform`) is written only through `put_platform`, kept apart and never
-//! listed among tenants; and a policy that does not compile is refused, naming its tenant, and
-//! writes nothing at all.
+//! The rules: revisions are per tenant and every write that changes something spends exactly
+//! one; a write that changes nothing spends none; a refused write leaves the store exactly as
+//! it was; the platform policy (tenant id `platform`) is written only as the platform's, kept
+//! apart and never listed among tenants; imports are diffs by id and export round-trips;
+//! relationship writes are idempotent and all-or-nothing; pages have stable cursors; every
+//! change is in the feed, in revision order; and nothing written to one tenant shows in
+//! another.
 
 #![allow(
     dead_code,
     reason = "each backend's test file uses the functions it runs"
 )]
 #![allow(clippy::panic, reason = "suite functions fail the test by panicking")]
+
+mod feed;
+mod imports;
+mod relationships;
+mod tenants;
+
+pub(crate) use feed::*;
+pub(crate) use imports::*;
+pub(crate) use relationships::*;
+pub(crate) use tenants::*;
+
+/// One `#[tokio::test]` per conformance case, each on a fresh store from `$make`.
+macro_rules! suite {
+    ($make:expr) => {
+        $crate::conformance::suite!(@cases $make;
+            an_empty_store_holds_nothing,
+            every_write_gets_a_higher_revision,
+            writing_a_tenant_again_replaces_it,
+            the_platform_policy_is_kept_apart,
+            a_policy_that_does_not_compile_writes_nothing,
+            a_platform_policy_under_another_id_is_a_tenant,
+            the_platform_id_is_written_only_as_the_platform,
+            tenants_are_created_once_listed_in_pages_and_suspended,
+            bad_tenant_input_is_refused_naming_the_field,
+            importing_what_is_stored_changes_nothing,
+            an_import_reports_its_changes_and_a_dry_run_writes_nothing,
+            an_import_is_refused_when_it_cannot_apply,
+            export_then_import_changes_nothing,
+            relationship_writes_are_idempotent,
+            relationship_writes_are_all_or_nothing,
+            relationships_are_read_in_pages_with_stable_cursors,
+            relationship_reads_filter_by_resource_and_subject,
+            the_change_feed_holds_every_write_in_revision_order,
+            the_change_feed_splits_only_between_writes,
+            commits_are_announced,
+            concurrent_writes_to_one_tenant_get_consecutive_revisions,
+            nothing_written_to_one_tenant_shows_in_another
+        );
+    };
+    (@cases $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                let store = $make.await;
+                $crate::conformance::$case(&*store).await;
+            }
+        )*
+    };
+}
+pub(crate) use suite;
 
 use std::collections::BTreeMap;
 
@@ -36,6 +90,81 @@ bindings: [{{ id: b-ann, principal: ann, role: staff }}]
     ))
 }
 
+/// A tenant with relationships: patients sit in locations, nurses are assigned to patients.
+pub(crate) fn clinic(id: &str) -> TenantPolicy {
+    policy(&format!(
+        r#"
+tenant: {{ id: {id}, name: {id} clinic }}
+catalog:
+  resource_types:
+    location: {{ container: true, actions: {{ view: {{}} }} }}
+    patient:
+      relations:
+        location: {{ container: location }}
+        assignee: {{ subject: user }}
+      actions: {{ view: {{}}, edit: {{}} }}
+roles:
+  - {{ id: nurse, role_type: nurse, grants: [{{ permission: patient.view, scope: "related:assignee" }}] }}
+  - {{ id: manager, role_type: manager, grants: [{{ permissions: [patient.view, patient.edit], scope: location }}] }}
+principals: [{{ id: ann }}, {{ id: bob }}]
+bindings:
+  - {{ id: b-ann, principal: ann, role: nurse }}
+  - {{ id: b-bob, principal: bob, role: manager, locations: ["location:north"] }}
+relationships:
+  - patient:p1#location@location:north
+  - patient:p1#assignee@user:ann
+  - patient:p2#location@location:south
+"#
+    ))
+}
+
+/// `patient:ID#relation@subject`, parsed.
+#[track_caller]
+pub(crate) fn rel(text: &str) -> authz_core::model::Relationship {
+    match authz_core::model::Relationship::parse(text) {
+        Ok(relationship) => relationship,
+        Err(error) => panic!("test relationship `{text}`: {error}"),
+    }
+}
+
+pub(crate) fn touch(text: &str) -> authz_store::RelationshipWrite {
+    authz_store::RelationshipWrite {
+        op: authz_store::RelationshipOp::Touch,
+        relationship: rel(text),
+    }
+}
+
+pub(crate) fn delete(text: &str) -> authz_store::RelationshipWrite {
+    authz_store::RelationshipWrite {
+        op: authz_store::RelationshipOp::Delete,
+        relationship: rel(text),
+    }
+}
+
+/// Every relationship of `tenant_id`, read page by page.
+pub(crate) async fn all_relationships(
+    store: &dyn Store,
+    tenant_id: &str,
+) -> Vec<authz_core::model::Relationship> {
+    let mut all = Vec::new();
+    let mut page = authz_store::PageRequest::first(authz_store::page::MAX_PAGE_SIZE);
+    loop {
+        let got = store
+            .read_relationships(
+                tenant_id,
+                &authz_store::RelationshipFilter::default(),
+                &page,
+            )
+            .await
+            .unwrap_or_else(|error| panic!("reading {tenant_id}'s relationships: {error}"));
+        all.extend(got.page.items);
+        match got.page.next {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => return all,
+        }
+    }
+}
+
 /// Platform staff: a support engineer who reads every tenant.
 pub(crate) fn platform() -> TenantPolicy {
     policy(
@@ -50,7 +179,7 @@ bindings: [{ id: pb-pete, principal: pete, role: support_engineer, tenants: [acm
 }
 
 #[track_caller]
-fn policy(yaml: &str) -> TenantPolicy {
+pub(crate) fn policy(yaml: &str) -> TenantPolicy {
     match TenantPolicy::from_yaml(yaml) {
         Ok(policy) => policy,
         Err(error) => panic!("test policy does not parse: {error}\n{yaml}"),
@@ -59,7 +188,7 @@ fn policy(yaml: &str) -> TenantPolicy {
 
 /// Writes `policy` (through `put_platform` when it is the platform's), which must be accepted;
 /// returns its revision.
-async fn put(store: &dyn Store, policy: TenantPolicy) -> u64 {
+pub(crate) async fn put(store: &dyn Store, policy: TenantPolicy) -> u64 {
     let id = policy.tenant.id.clone();
     match write(store, policy).await {
         Ok(revision) => revision,
@@ -67,7 +196,7 @@ async fn put(store: &dyn Store, policy: TenantPolicy) -> u64 {
     }
 }
 
-async fn write(store: &dyn Store, policy: TenantPolicy) -> Result<u64, StoreError> {
+pub(crate) async fn write(store: &dyn Store, policy: TenantPolicy) -> Result<u64, StoreError> {
     if policy.tenant.id == PLATFORM_TENANT_ID {
         store.put_platform(policy).await
     } else {
@@ -76,7 +205,7 @@ async fn write(store: &dyn Store, policy: TenantPolicy) -> Result<u64, StoreErro
 }
 
 /// Writes `policy` as [`put`] does, which must be refused as invalid; returns why.
-async fn refused(store: &dyn Store, policy: TenantPolicy) -> PolicyError {
+pub(crate) async fn refused(store: &dyn Store, policy: TenantPolicy) -> PolicyError {
     let id = policy.tenant.id.clone();
     match write(store, policy).await {
         Err(StoreError::InvalidPolicy { tenant, error }) => {
@@ -90,12 +219,12 @@ async fn refused(store: &dyn Store, policy: TenantPolicy) -> PolicyError {
 
 /// Everything a store holds, to compare before and after: tenant id → (revision, policy), and
 /// the platform's.
-type Contents = (
+pub(crate) type Contents = (
     BTreeMap<String, (u64, TenantPolicy)>,
     Option<(u64, TenantPolicy)>,
 );
 
-async fn contents(store: &dyn Store) -> Contents {
+pub(crate) async fn contents(store: &dyn Store) -> Contents {
     let unpack = |stored: StoredTenant| (stored.revision, (*stored.policy).clone());
     let tenants = match store.tenants().await {
         Ok(tenants) => tenants,
@@ -112,130 +241,4 @@ async fn contents(store: &dyn Store) -> Contents {
         Err(error) => panic!("reading the platform tenant failed: {error}"),
     };
     (by_id, platform)
-}
-
-pub(crate) async fn an_empty_store_holds_nothing(store: &dyn Store) {
-    assert_eq!(contents(store).await, (BTreeMap::new(), None));
-}
-
-pub(crate) async fn every_write_gets_a_higher_revision(store: &dyn Store) {
-    let first = put(store, tenant("acme", &["patient.view"])).await;
-    let second = put(store, tenant("beta", &["patient.view"])).await;
-    let third = put(store, tenant("acme", &["patient.edit"])).await;
-    let fourth = put(store, platform()).await;
-    assert!(
-        first < second && second < third && third < fourth,
-        "revisions {first}, {second}, {third}, {fourth} must increase"
-    );
-}
-
-pub(crate) async fn writing_a_tenant_again_replaces_it(store: &dyn Store) {
-    put(store, tenant("acme", &["patient.view"])).await;
-    let beta = put(store, tenant("beta", &["patient.view"])).await;
-    let acme = put(store, tenant("acme", &["patient.view", "patient.edit"])).await;
-    let (tenants, platform) = contents(store).await;
-    let want = BTreeMap::from([
-        (
-            "acme".to_owned(),
-            (acme, tenant("acme", &["patient.view", "patient.edit"])),
-        ),
-        ("beta".to_owned(), (beta, tenant("beta", &["patient.view"]))),
-    ]);
-    assert_eq!(tenants, want);
-    assert_eq!(platform, None);
-}
-
-pub(crate) async fn the_platform_policy_is_kept_apart(store: &dyn Store) {
-    let acme = put(store, tenant("acme", &["patient.view"])).await;
-    let staff = put(store, platform()).await;
-    let (tenants, platform_policy) = contents(store).await;
-    assert_eq!(
-        tenants.keys().collect::<Vec<_>>(),
-        ["acme"],
-        "the platform is never listed among tenants"
-    );
-    assert_eq!(
-        tenants.get("acme").map(|(revision, _)| *revision),
-        Some(acme)
-    );
-    assert_eq!(platform_policy, Some((staff, platform())));
-    assert_eq!(platform().tenant.id, PLATFORM_TENANT_ID);
-
-    // Writing the platform again replaces it.
-    let mut narrower = platform();
-    narrower.bindings.clear();
-    let again = put(store, narrower.clone()).await;
-    let (tenants_after, platform_after) = contents(store).await;
-    assert_eq!(platform_after, Some((again, narrower)));
-    assert_eq!(
-        tenants_after, tenants,
-        "tenants are untouched by a platform write"
-    );
-}
-
-/// The architecture's invariant: an invalid policy is never served, so the store never holds
-/// one. A refused write leaves the store as it was — contents and revision counter alike.
-pub(crate) async fn a_policy_that_does_not_compile_writes_nothing(store: &dyn Store) {
-    put(store, tenant("acme", &["patient.view"])).await;
-    let last = put(store, platform()).await;
-    let before = contents(store).await;
-
-    // A new tenant, the same tenant again, and the platform, each naming a permission no
-    // catalog declares.
-    let error = refused(store, tenant("beta", &["patient.fly"])).await;
-    assert!(
-        matches!(&error, PolicyError::UnknownPermission { permission, .. } if permission == "patient.fly"),
-        "{error}"
-    );
-    refused(store, tenant("acme", &["patient.fly"])).await;
-    let mut broken_platform = platform();
-    broken_platform.bindings[0].role = "no_such_role".to_owned();
-    let error = refused(store, broken_platform).await;
-    assert!(
-        matches!(&error, PolicyError::UnknownReference { id, .. } if id == "no_such_role"),
-        "{error}"
-    );
-    assert_eq!(
-        contents(store).await,
-        before,
-        "a refused write changed the store"
-    );
-
-    // No revision was spent on them: the next write gets the next one.
-    let next = put(store, tenant("beta", &["patient.view"])).await;
-    assert_eq!(next, last + 1);
-}
-
-/// A tenant can never take the platform's id by the back door: a policy under any other id is a
-/// tenant policy, and what only the platform may state (bindings that list tenants) is refused.
-pub(crate) async fn a_platform_policy_under_another_id_is_a_tenant(store: &dyn Store) {
-    let mut staff = platform();
-    staff.tenant.id = "platform-staff".to_owned();
-    let error = refused(store, staff).await;
-    assert!(
-        matches!(&error, PolicyError::TenantsOnTenantBinding(binding) if binding == "pb-pete"),
-        "{error}"
-    );
-    assert_eq!(contents(store).await, (BTreeMap::new(), None));
-}
-
-/// Only `put_platform` writes platform staff: a tenant write under the reserved id is refused,
-/// and so is a platform write under any other id — either way, nothing is written.
-pub(crate) async fn the_platform_id_is_written_only_as_the_platform(store: &dyn Store) {
-    let mut posing = tenant("acme", &["patient.view"]);
-    posing.tenant.id = PLATFORM_TENANT_ID.to_owned();
-    match store.put_tenant(posing).await {
-        Err(StoreError::InvalidPolicy { tenant, error }) => {
-            assert_eq!(tenant, PLATFORM_TENANT_ID);
-            assert!(matches!(error, PolicyError::ReservedTenant(_)), "{error}");
-        }
-        other => panic!("a tenant write under the platform id: expected a refusal, got {other:?}"),
-    }
-    let mut elsewhere = platform();
-    elsewhere.tenant.id = "acme".to_owned();
-    match store.put_platform(elsewhere).await {
-        Err(StoreError::InvalidPolicy { tenant, .. }) => assert_eq!(tenant, "acme"),
-        other => panic!("a platform write under another id: expected a refusal, got {other:?}"),
-    }
-    assert_eq!(contents(store).await, (BTreeMap::new(), None));
 }
