@@ -4,8 +4,10 @@
 //! over [`DecisionPoint`]: they validate and convert their wire format into a [`Question`] and
 //! render the [`Answer`] back. Nothing here knows a transport.
 
+mod follower;
 mod point;
 mod registry;
 
+pub use follower::{DEFAULT_POLL_INTERVAL, Follower};
 pub use point::{Answer, DEFAULT_MAX_CONSISTENCY_WAIT, DecisionPoint, Question, RevisionSource};
 pub use registry::{RegistryError, TenantRegistry};

@@ -64,6 +64,33 @@ impl TenantRegistry {
         Ok(())
     }
 
+    /// Serves `snapshot` for its tenant from now on, unless what is served is already newer (a
+    /// slow reload must not undo a faster delta).
+    pub fn replace(&self, snapshot: Arc<Snapshot>) {
+        let tenant_id = snapshot.tenant_id().to_owned();
+        self.snapshots.rcu(|current| {
+            let mut next = HashMap::clone(current);
+            match next.get(&tenant_id) {
+                Some(served) if served.revision() > snapshot.revision() => {}
+                _ => {
+                    next.insert(tenant_id.clone(), Arc::clone(&snapshot));
+                }
+            }
+            next
+        });
+        self.swaps.send_modify(|swaps| *swaps += 1);
+    }
+
+    /// Stops serving `tenant_id` (it is gone from the store).
+    pub fn remove(&self, tenant_id: &str) {
+        self.snapshots.rcu(|current| {
+            let mut next = HashMap::clone(current);
+            next.remove(tenant_id);
+            next
+        });
+        self.swaps.send_modify(|swaps| *swaps += 1);
+    }
+
     /// The current snapshot of `tenant_id`.
     pub fn get(&self, tenant_id: &str) -> Option<Arc<Snapshot>> {
         self.snapshots.load().get(tenant_id).cloned()
@@ -167,6 +194,14 @@ mod tests {
             Ok(tenants
                 .into_iter()
                 .find(|stored| stored.policy.tenant.id == tenant_id))
+        }
+
+        async fn revisions(&self) -> Result<Vec<(String, u64)>, StoreError> {
+            let tenants = self.now().tenants.map_err(StoreError::Unavailable)?;
+            Ok(tenants
+                .iter()
+                .map(|t| (t.policy.tenant.id.clone(), t.revision))
+                .collect())
         }
 
         async fn revision(&self, tenant_id: &str) -> Result<Option<u64>, StoreError> {

@@ -36,6 +36,9 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// A tenant's whole policy (relationships included) at its current revision. Also answers
     /// for the platform tenant.
     async fn load_tenant(&self, tenant_id: &str) -> Result<Option<StoredTenant>, StoreError>;
+    /// Every tenant's current revision, the platform's included, in one read: how a follower
+    /// finds what it missed (and tenants created or gone) without asking tenant by tenant.
+    async fn revisions(&self) -> Result<Vec<(String, u64)>, StoreError>;
     /// The revision of `tenant_id`'s latest committed write (`None`: no such tenant) — what a
     /// `fully_consistent` check must be decided at.
     async fn revision(&self, tenant_id: &str) -> Result<Option<u64>, StoreError>;

@@ -130,6 +130,14 @@ impl Store for InMemoryStore {
         }))
     }
 
+    async fn revisions(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let inner = self.inner.read().await;
+        Ok(inner
+            .iter()
+            .map(|(id, entry)| (id.clone(), entry.revision))
+            .collect())
+    }
+
     async fn revision(&self, tenant_id: &str) -> Result<Option<u64>, StoreError> {
         let inner = self.inner.read().await;
         Ok(inner.get(tenant_id).map(|entry| entry.revision))

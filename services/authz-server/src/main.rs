@@ -8,7 +8,7 @@ use std::sync::Arc;
 use authz_clock::SystemClock;
 use authz_core::model::PLATFORM_TENANT_ID;
 use authz_core::{Snapshot, TenantPolicy};
-use authz_pdp::{DecisionPoint, TenantRegistry};
+use authz_pdp::{DecisionPoint, Follower, TenantRegistry};
 use authz_server::DEMO_POLICY;
 use authz_store::{InMemoryStore, Store};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -54,6 +54,10 @@ struct ServeArgs {
     /// for before it is denied `stale`, in milliseconds.
     #[arg(long, env = "AUTHZ_MAX_CONSISTENCY_WAIT_MS", default_value_t = 1000)]
     max_consistency_wait_ms: u64,
+    /// How often the replica compares every tenant's revision with the store (the safety net
+    /// behind commit announcements), in milliseconds.
+    #[arg(long, env = "AUTHZ_POLL_INTERVAL_MS", default_value_t = 1000)]
+    poll_interval_ms: u64,
     /// Seconds open connections may drain after SIGTERM before the server stops anyway.
     #[arg(long, env = "AUTHZ_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     shutdown_grace_seconds: u64,
@@ -97,9 +101,19 @@ async fn run(args: ServeArgs) -> Result<(), String> {
             .await
             .map_err(|error| format!("{}: {error}", path.display()))?;
     }
-    let registry = TenantRegistry::load(&*store)
+    let registry = Arc::new(TenantRegistry::default());
+    let follower = Arc::new(Follower::new(
+        store.clone(),
+        Arc::clone(&registry),
+        std::time::Duration::from_millis(args.poll_interval_ms),
+    ));
+    let failed = follower
+        .load_all()
         .await
-        .map_err(|error| error.to_string())?;
+        .map_err(|error| format!("cannot load tenants: {error}"))?;
+    for (tenant, error) in &failed {
+        tracing::error!(%tenant, %error, "tenant not served: its checks deny tenant_unknown");
+    }
     tracing::info!(tenants = ?registry.tenant_ids(), "policies loaded");
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -112,15 +126,22 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     // reading it (a closed pipe) is no reason not to serve, so a failed write is ignored.
     let _ = writeln!(std::io::stdout(), "listening on {bound}");
     let grace = std::time::Duration::from_secs(args.shutdown_grace_seconds);
+    let (stop_following, following_stopped) = tokio::sync::oneshot::channel::<()>();
+    let following = tokio::spawn(Arc::clone(&follower).run(async {
+        let _ = following_stopped.await;
+    }));
     let point = DecisionPoint::new(
-        Arc::new(registry),
+        registry,
         store,
         SystemClock,
         std::time::Duration::from_millis(args.max_consistency_wait_ms),
     );
-    authz_server::serve(listener, Arc::new(point), shutdown_signal(), grace)
+    let served = authz_server::serve(listener, Arc::new(point), shutdown_signal(), grace)
         .await
-        .map_err(|error| error.to_string())
+        .map_err(|error| error.to_string());
+    let _ = stop_following.send(());
+    let _ = following.await;
+    served
 }
 
 async fn shutdown_signal() {
