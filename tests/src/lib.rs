@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use authz_admin::Admin;
 use authz_clock::FixedClock;
 use authz_core::TenantPolicy;
 use authz_core::model::PLATFORM_TENANT_ID;
@@ -73,8 +74,13 @@ impl TestServer {
             revisions.insert(id, written.expect("test policy compiles"));
         }
         let registry = TenantRegistry::load(&*store).await.expect("registry loads");
-        let point =
-            DecisionPoint::new(Arc::new(registry), store, FixedClock(now), CONSISTENCY_WAIT);
+        let point = Arc::new(DecisionPoint::new(
+            Arc::new(registry),
+            store.clone(),
+            FixedClock(now),
+            CONSISTENCY_WAIT,
+        ));
+        let admin = Arc::new(Admin::new(store, Arc::clone(&point), FixedClock(now)));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a free port");
@@ -85,7 +91,7 @@ impl TestServer {
                 let _ = stopped.await;
             };
             let grace = std::time::Duration::from_secs(2);
-            let result = authz_server::serve(listener, Arc::new(point), stop, grace).await;
+            let result = authz_server::serve(listener, point, admin, stop, grace).await;
             if let Err(error) = result {
                 eprintln!("test server failed: {error}");
             }

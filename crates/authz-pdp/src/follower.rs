@@ -162,6 +162,7 @@ impl Follower {
     /// Reads the platform policy when it moved; `true` when it did.
     async fn refresh_platform(&self) -> Result<bool, StoreError> {
         let Some(stored) = self.store.platform().await? else {
+            self.registry.remove(PLATFORM_TENANT_ID);
             return Ok(self.platform.lock().await.take().is_some());
         };
         let mut platform = self.platform.lock().await;
@@ -170,6 +171,13 @@ impl Follower {
             .is_some_and(|(revision, _)| *revision >= stored.revision)
         {
             return Ok(false);
+        }
+        // The platform's own snapshot answers platform staff's admin calls.
+        match Snapshot::compile_platform(&stored.policy, stored.revision) {
+            Ok(snapshot) => self.registry.replace(Arc::new(snapshot)),
+            Err(error) => {
+                tracing::error!(%error, "the platform policy does not compile; platform admin calls are refused")
+            }
         }
         *platform = Some((stored.revision, stored.policy));
         Ok(true)

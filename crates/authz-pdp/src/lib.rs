@@ -9,5 +9,7 @@ mod point;
 mod registry;
 
 pub use follower::{DEFAULT_POLL_INTERVAL, Follower};
-pub use point::{Answer, DEFAULT_MAX_CONSISTENCY_WAIT, DecisionPoint, Question, RevisionSource};
+pub use point::{
+    Answer, DEFAULT_MAX_CONSISTENCY_WAIT, DecisionPoint, Question, RevisionSource, StoreRevisions,
+};
 pub use registry::{RegistryError, TenantRegistry};

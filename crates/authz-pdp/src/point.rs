@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authz_clock::Clock;
+use authz_core::model::PLATFORM_TENANT_ID;
 use authz_core::{
     Attributes, CheckRequest, Consistency, Decision, ExplainStep, PrincipalRef, Reason,
     ResourceRef, Snapshot,
@@ -58,6 +59,17 @@ impl<S: Store> RevisionSource for S {
     }
 }
 
+/// A store chosen at run time (embedded or Postgres) as a revision source.
+#[derive(Debug)]
+pub struct StoreRevisions(pub Arc<dyn Store>);
+
+#[async_trait::async_trait]
+impl RevisionSource for StoreRevisions {
+    async fn committed_revision(&self, tenant_id: &str) -> Result<Option<u64>, StoreError> {
+        self.0.revision(tenant_id).await
+    }
+}
+
 /// Decides questions against the tenant registry, honouring consistency tokens.
 #[derive(Debug)]
 pub struct DecisionPoint<C> {
@@ -90,8 +102,35 @@ impl<C: Clock> DecisionPoint<C> {
     }
 
     /// Decides `question` and hands the answer to `render` (which borrows the snapshot that
-    /// decided, so nothing is copied on the way out).
+    /// decided, so nothing is copied on the way out). The platform tenant is not checked
+    /// here: platform staff are checked in the tenant they act on.
     pub async fn decide<R>(
+        &self,
+        question: &Question<'_>,
+        render: impl for<'x> FnOnce(Answer<'x>) -> R,
+    ) -> R {
+        if question.tenant_id == PLATFORM_TENANT_ID {
+            return render(Answer {
+                request: self.request(question),
+                decision: unknown(question.tenant_id),
+                trace: None,
+            });
+        }
+        self.decide_in(question, render).await
+    }
+
+    /// [`DecisionPoint::decide`], the platform tenant included: how the admin API authorises
+    /// platform staff's platform-wide calls (creating tenants) against the platform's own
+    /// policy.
+    pub async fn decide_admin<R>(
+        &self,
+        question: &Question<'_>,
+        render: impl for<'x> FnOnce(Answer<'x>) -> R,
+    ) -> R {
+        self.decide_in(question, render).await
+    }
+
+    async fn decide_in<R>(
         &self,
         question: &Question<'_>,
         render: impl for<'x> FnOnce(Answer<'x>) -> R,

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use authz_core::model::PLATFORM_TENANT_ID;
 use authz_core::{PolicyError, Snapshot};
 use authz_store::{Store, StoreError};
 use tokio::sync::watch;
@@ -120,8 +121,15 @@ impl TenantRegistry {
         }
     }
 
+    /// The tenants served, the platform's own snapshot (admin authorisation) excluded.
     pub fn tenant_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.snapshots.load().keys().cloned().collect();
+        let mut ids: Vec<String> = self
+            .snapshots
+            .load()
+            .keys()
+            .filter(|id| *id != PLATFORM_TENANT_ID)
+            .cloned()
+            .collect();
         ids.sort();
         ids
     }
@@ -134,11 +142,11 @@ mod tests {
 
     use std::sync::Mutex;
 
-    use authz_core::model::{PLATFORM_TENANT_ID, Tenant, TenantStatus};
+    use authz_core::model::{Tenant, TenantStatus};
     use authz_core::{Attributes, CheckRequest, PrincipalRef, Reason, ResourceRef, TenantPolicy};
     use authz_store::{
-        ChangeFeed, Committed, ImportOptions, ImportReport, Page, PageRequest, RelationshipFilter,
-        RelationshipPage, RelationshipWrite, StoredTenant, TenantRecord,
+        ChangeFeed, Committed, ImportOptions, ImportReport, KeyOwner, Page, PageRequest,
+        RelationshipFilter, RelationshipPage, RelationshipWrite, StoredTenant, TenantRecord,
     };
     use tokio::sync::broadcast;
 
@@ -209,6 +217,10 @@ mod tests {
         }
 
         async fn changes_since(&self, _: &str, _: u64, _: usize) -> Result<ChangeFeed, StoreError> {
+            Err(read_only())
+        }
+
+        async fn find_api_key(&self, _: &str) -> Result<Vec<KeyOwner>, StoreError> {
             Err(read_only())
         }
 

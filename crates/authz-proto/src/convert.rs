@@ -39,7 +39,7 @@ pub struct FieldViolation {
 }
 
 impl FieldViolation {
-    fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
         FieldViolation {
             field: field.into(),
             description: description.into(),

@@ -1,6 +1,7 @@
 //! The gRPC contract (generated from `proto/authz/v1` at build time, no system `protoc`) and
 //! the validated conversions between its messages and `authz-core` values.
 
+pub mod admin;
 pub mod convert;
 
 /// Generated messages and service stubs of package `authz.v1`.

@@ -21,7 +21,7 @@ pub use error::StoreError;
 pub use memory::InMemoryStore;
 pub use page::{Cursor, Page, PageRequest};
 pub use records::{
-    Change, ChangeEvent, ChangeFeed, ChangeKind, Committed, ImportOptions, ImportReport,
+    Change, ChangeEvent, ChangeFeed, ChangeKind, Committed, ImportOptions, ImportReport, KeyOwner,
     PolicyChange, RelationshipFilter, RelationshipOp, RelationshipPage, RelationshipWrite,
     StoredTenant, TenantRecord, relationship_key,
 };
@@ -53,6 +53,11 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// Announcements of commits, as they happen. A lagging receiver must catch up from
     /// [`Store::changes_since`]; announcements are a hint to read soon, never the data.
     fn subscribe(&self) -> broadcast::Receiver<Committed>;
+
+    /// The API keys, in any tenant, whose secret hashes to `secret_hash` (hex SHA-256): how an
+    /// admin call's bearer secret finds its principal. Normally one; several means the same
+    /// secret was registered twice, which callers must refuse as ambiguous.
+    async fn find_api_key(&self, secret_hash: &str) -> Result<Vec<KeyOwner>, StoreError>;
 
     // ---- tenants ----
 

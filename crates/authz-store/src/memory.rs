@@ -13,9 +13,9 @@ use tokio::sync::{RwLock, broadcast};
 use crate::diff::{MAX_RELATIONSHIP_EVENTS, PolicyDiff, relationship_delta};
 use crate::page::{Cursor, Page, PageRequest};
 use crate::records::{
-    Change, ChangeEvent, ChangeFeed, Committed, ImportOptions, ImportReport, RelationshipFilter,
-    RelationshipOp, RelationshipPage, RelationshipWrite, StoredTenant, TenantRecord,
-    relationship_key,
+    Change, ChangeEvent, ChangeFeed, Committed, ImportOptions, ImportReport, KeyOwner,
+    RelationshipFilter, RelationshipOp, RelationshipPage, RelationshipWrite, StoredTenant,
+    TenantRecord, relationship_key,
 };
 use crate::{Store, StoreError, validate};
 
@@ -177,6 +177,30 @@ impl Store for InMemoryStore {
             changes.push(change.clone());
         }
         Ok(ChangeFeed::Changes(changes))
+    }
+
+    async fn find_api_key(&self, secret_hash: &str) -> Result<Vec<KeyOwner>, StoreError> {
+        let inner = self.inner.read().await;
+        let mut owners = Vec::new();
+        for (tenant_id, entry) in inner.iter() {
+            for principal in &entry.policy.principals {
+                for key in principal
+                    .api_keys
+                    .iter()
+                    .filter(|key| !key.secret_hash.is_empty() && key.secret_hash == secret_hash)
+                {
+                    owners.push(KeyOwner {
+                        tenant_id: tenant_id.clone(),
+                        principal_id: principal.id.clone(),
+                        principal_kind: principal.kind,
+                        key_id: key.id.clone(),
+                        revoked: key.revoked,
+                        expires_at: key.expires_at,
+                    });
+                }
+            }
+        }
+        Ok(owners)
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Committed> {

@@ -183,3 +183,14 @@ pub struct Committed {
     pub tenant_id: String,
     pub revision: u64,
 }
+
+/// Who an API key belongs to, found by the hash of its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyOwner {
+    pub tenant_id: String,
+    pub principal_id: String,
+    pub principal_kind: authz_core::PrincipalKind,
+    pub key_id: String,
+    pub revoked: bool,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}

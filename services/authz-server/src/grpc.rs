@@ -6,10 +6,11 @@ use std::sync::Arc;
 use authz_clock::Clock;
 use authz_core::ResourceRef;
 use authz_pdp::{DecisionPoint, Question};
-use authz_proto::convert::{self, FieldViolation, ValidatedCheck};
+use authz_proto::convert::{self, ValidatedCheck};
 use authz_proto::pb;
 use tonic::{Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::status::invalid_argument;
 
 /// The authorization service: validation and wire conversion around the decision point.
 pub(crate) struct Authorization<C> {
@@ -44,14 +45,6 @@ impl<C: Clock> Authorization<C> {
     }
 }
 
-fn invalid_argument(violation: FieldViolation) -> Status {
-    Status::with_error_details(
-        tonic::Code::InvalidArgument,
-        violation.to_string(),
-        ErrorDetails::with_bad_request_violation(violation.field, violation.description),
-    )
-}
-
 #[tonic::async_trait]
 impl<C: Clock> pb::authorization_service_server::AuthorizationService for Authorization<C> {
     async fn check(
@@ -76,11 +69,6 @@ impl<C: Clock> pb::authorization_service_server::AuthorizationService for Author
         Ok(Response::new(pb::CheckBulkResponse { results }))
     }
 }
-
-/// The admin API: every RPC answers `UNIMPLEMENTED` until the Postgres stage builds it.
-pub(crate) struct NotYetAdmin;
-
-impl pb::admin_service_server::AdminService for NotYetAdmin {}
 
 /// The audit API: every RPC answers `UNIMPLEMENTED` until the audit stage builds it.
 pub(crate) struct NotYetAudit;

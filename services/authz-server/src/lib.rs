@@ -1,11 +1,14 @@
-//! authz-server: answers `Check` and `CheckBulk` over gRPC from compiled per-tenant snapshots,
-//! with gRPC health and server reflection. `ListAccessible`, `WatchInvalidations`, the admin
+//! authz-server: answers `Check` and `CheckBulk` over gRPC from compiled per-tenant snapshots
+//! that follow the store, and the admin API's tenant, policy and relationship calls; with gRPC
+//! health and server reflection. `ListAccessible`, `WatchInvalidations`, the rest of the admin
 //! API and the audit API answer `UNIMPLEMENTED` until their stages land.
 //!
 //! [`serve`] takes a bound listener and a shutdown future, so tests run the real server on
 //! `127.0.0.1:0`.
 
+mod admin;
 mod grpc;
+mod status;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,6 +20,7 @@ use authz_proto::pb::authorization_service_server::AuthorizationServiceServer;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
+use authz_admin::Admin;
 use authz_clock::Clock;
 use authz_pdp::DecisionPoint;
 
@@ -40,6 +44,7 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub async fn serve<C: Clock>(
     listener: TcpListener,
     point: Arc<DecisionPoint<C>>,
+    admin: Arc<Admin<C>>,
     shutdown: impl Future<Output = ()> + Send,
     grace: Duration,
 ) -> Result<(), ServeError> {
@@ -77,7 +82,7 @@ pub async fn serve<C: Clock>(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(AuthorizationServiceServer::new(authorization))
-        .add_service(AdminServiceServer::new(grpc::NotYetAdmin))
+        .add_service(AdminServiceServer::new(admin::AdminService::new(admin)))
         .add_service(AuditServiceServer::new(grpc::NotYetAudit))
         .serve_with_incoming_shutdown(incoming, signal);
     tokio::pin!(server);

@@ -5,10 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use authz_admin::Admin;
 use authz_clock::SystemClock;
 use authz_core::model::PLATFORM_TENANT_ID;
 use authz_core::{Snapshot, TenantPolicy};
-use authz_pdp::{DecisionPoint, Follower, TenantRegistry};
+use authz_pdp::{DecisionPoint, Follower, StoreRevisions, TenantRegistry};
 use authz_server::DEMO_POLICY;
 use authz_store::{InMemoryStore, Store};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -58,6 +59,10 @@ struct ServeArgs {
     /// behind commit announcements), in milliseconds.
     #[arg(long, env = "AUTHZ_POLL_INTERVAL_MS", default_value_t = 1000)]
     poll_interval_ms: u64,
+    /// A file holding the first platform admin's API key secret (at least 32 characters),
+    /// used only while the platform has no API key. `AUTHZ_BOOTSTRAP_KEY` gives it directly.
+    #[arg(long, env = "AUTHZ_BOOTSTRAP_KEY_FILE")]
+    bootstrap_key_file: Option<PathBuf>,
     /// Seconds open connections may drain after SIGTERM before the server stops anyway.
     #[arg(long, env = "AUTHZ_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
     shutdown_grace_seconds: u64,
@@ -78,7 +83,8 @@ fn read_policy(path: &PathBuf) -> Result<TenantPolicy, String> {
     TenantPolicy::from_yaml(&text).map_err(|error| format!("{}: {error}", path.display()))
 }
 
-async fn run(args: ServeArgs) -> Result<(), String> {
+/// The embedded store: the demo tenant (or the policy files given) in memory.
+async fn embedded_store(args: &ServeArgs) -> Result<Arc<dyn Store>, String> {
     let store = Arc::new(InMemoryStore::new());
     // The platform policy goes first: tenant snapshots compile its bindings in.
     if let Some(path) = &args.platform_policy {
@@ -100,6 +106,34 @@ async fn run(args: ServeArgs) -> Result<(), String> {
             .put_tenant(read_policy(path)?)
             .await
             .map_err(|error| format!("{}: {error}", path.display()))?;
+    }
+    Ok(store)
+}
+
+/// The first platform admin key, from `--bootstrap-key-file` or `AUTHZ_BOOTSTRAP_KEY`.
+fn bootstrap_secret(args: &ServeArgs) -> Result<Option<String>, String> {
+    if let Some(path) = &args.bootstrap_key_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+        return Ok(Some(text.trim().to_owned()));
+    }
+    Ok(std::env::var("AUTHZ_BOOTSTRAP_KEY")
+        .ok()
+        .map(|key| key.trim().to_owned())
+        .filter(|key| !key.is_empty()))
+}
+
+async fn run(args: ServeArgs) -> Result<(), String> {
+    let store = embedded_store(&args).await?;
+    if let Some(secret) = bootstrap_secret(&args)? {
+        let created = authz_admin::bootstrap_platform(&*store, &secret)
+            .await
+            .map_err(|error| format!("bootstrap key: {error}"))?;
+        if created {
+            tracing::info!("created the first platform admin (`bootstrap-admin`, key `bootstrap`)");
+        } else {
+            tracing::info!("the platform already has API keys; the bootstrap key is not used");
+        }
     }
     let registry = Arc::new(TenantRegistry::default());
     let follower = Arc::new(Follower::new(
@@ -130,13 +164,14 @@ async fn run(args: ServeArgs) -> Result<(), String> {
     let following = tokio::spawn(Arc::clone(&follower).run(async {
         let _ = following_stopped.await;
     }));
-    let point = DecisionPoint::new(
+    let point = Arc::new(DecisionPoint::new(
         registry,
-        store,
+        Arc::new(StoreRevisions(store.clone())),
         SystemClock,
         std::time::Duration::from_millis(args.max_consistency_wait_ms),
-    );
-    let served = authz_server::serve(listener, Arc::new(point), shutdown_signal(), grace)
+    ));
+    let admin = Arc::new(Admin::new(store, Arc::clone(&point), SystemClock));
+    let served = authz_server::serve(listener, point, admin, shutdown_signal(), grace)
         .await
         .map_err(|error| error.to_string());
     let _ = stop_following.send(());
