@@ -1,0 +1,335 @@
+//! Roles compiled to what a check reads: per role, a permission bitset and its grants indexed
+//! by permission, with inheritance, removals and locked grants already applied.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::catalog::{Catalog, PermId, PermSet, RelationId};
+use super::compile_condition;
+use super::ids::UniqueIds;
+use crate::condition::Condition;
+use crate::decision::FieldVisibilities;
+use crate::error::PolicyError;
+use crate::model::{FieldVisibility, Grant, GrantScope, Role, TenantPolicy};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    Tenant,
+    Location,
+    Related(RelationId),
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledGrant {
+    pub(crate) scope: Scope,
+    pub(crate) scope_text: Arc<str>,
+    pub(crate) condition: Option<Arc<Condition>>,
+    /// Visibility per classified field of the resource type; `None` when it has none.
+    pub(crate) visibility: Option<FieldVisibilities>,
+    pub(crate) all_full: bool,
+    pub(crate) step_up: bool,
+    /// The role that declared the grant (differs from the bound role when inherited).
+    pub(crate) declared_by: Arc<str>,
+}
+
+impl CompiledGrant {
+    fn new(
+        scope: Scope,
+        scope_text: Arc<str>,
+        condition: Option<Arc<Condition>>,
+        visibility: Option<FieldVisibilities>,
+        step_up: bool,
+        declared_by: Arc<str>,
+    ) -> Arc<CompiledGrant> {
+        Arc::new(CompiledGrant {
+            all_full: all_full(visibility.as_deref()),
+            scope,
+            scope_text,
+            condition,
+            visibility,
+            step_up,
+            declared_by,
+        })
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledRole {
+    pub(crate) id: Arc<str>,
+    pub(crate) role_type: Arc<str>,
+    pub(crate) perms: PermSet,
+    /// Grants per permission id; empty where the role does not hold it.
+    pub(crate) grants: Vec<Vec<Arc<CompiledGrant>>>,
+}
+
+/// Whether a visibility shows every classified field in full (or there are none).
+pub(crate) fn all_full(visibility: Option<&[(Arc<str>, FieldVisibility)]>) -> bool {
+    visibility.is_none_or(|fields| fields.iter().all(|(_, v)| *v == FieldVisibility::Full))
+}
+
+/// Refuses more custom (not built-in) roles than the plan allows.
+pub(super) fn check_custom_role_limit(policy: &TenantPolicy) -> Result<(), PolicyError> {
+    if let Some(limit) = policy.entitlements.custom_role_limit {
+        let count = policy.roles.iter().filter(|role| !role.built_in).count();
+        if count > limit as usize {
+            return Err(PolicyError::CustomRoleLimit { count, limit });
+        }
+    }
+    Ok(())
+}
+
+/// Role positions in the policy, by role id.
+pub(super) type RoleIndex<'a> = FxHashMap<&'a str, usize>;
+
+type EffectiveGrants = Vec<(PermId, Arc<CompiledGrant>)>;
+
+pub(super) struct RoleCompiler<'a, 'c> {
+    policy: &'a TenantPolicy,
+    catalog: &'c Catalog<'c>,
+    env: &'a cel::Env,
+    /// Platform roles compile against another tenant's catalog: what it lacks is skipped.
+    lenient: bool,
+    index: RoleIndex<'a>,
+    memo: Vec<Option<EffectiveGrants>>,
+    visiting: Vec<bool>,
+}
+
+impl<'a, 'c> RoleCompiler<'a, 'c> {
+    pub(super) fn new(
+        policy: &'a TenantPolicy,
+        catalog: &'c Catalog<'c>,
+        env: &'a cel::Env,
+        lenient: bool,
+    ) -> Result<Self, PolicyError> {
+        let mut ids = UniqueIds::new("role");
+        let mut index = FxHashMap::default();
+        for (position, role) in policy.roles.iter().enumerate() {
+            ids.claim(&role.id)?;
+            index.insert(role.id.as_str(), position);
+        }
+        Ok(RoleCompiler {
+            policy,
+            catalog,
+            env,
+            lenient,
+            index,
+            memo: (0..policy.roles.len()).map(|_| None).collect(),
+            visiting: vec![false; policy.roles.len()],
+        })
+    }
+
+    fn expand(&self, pattern: &str, location: &str) -> Result<Vec<PermId>, PolicyError> {
+        self.catalog.expand_checked(pattern, location, self.lenient)
+    }
+
+    fn visibility(
+        &self,
+        perm: PermId,
+        fields: &BTreeMap<String, FieldVisibility>,
+    ) -> Option<FieldVisibilities> {
+        let resource_type =
+            &self.catalog.types[self.catalog.perms[perm as usize].resource_type as usize];
+        if resource_type.classified_fields.is_empty() {
+            return None;
+        }
+        if fields.is_empty() {
+            return Some(Arc::clone(&resource_type.default_visibility));
+        }
+        Some(
+            resource_type
+                .classified_fields
+                .iter()
+                .zip(resource_type.default_visibility.iter())
+                .map(|((field, class), (_, default))| {
+                    let visibility = fields
+                        .get(&**field)
+                        .or_else(|| fields.get(&**class))
+                        .copied()
+                        .unwrap_or(*default);
+                    (Arc::clone(field), visibility)
+                })
+                .collect(),
+        )
+    }
+
+    /// The compiled scope of `grant`; `None` when a lenient compile skips a relation this
+    /// catalog lacks.
+    fn scope(&self, role: &Role, grant: &Grant) -> Result<Option<Scope>, PolicyError> {
+        Ok(Some(match &grant.scope {
+            GrantScope::Tenant => Scope::Tenant,
+            GrantScope::Location => Scope::Location,
+            GrantScope::Related(relation) => match self.catalog.relations.get(relation.as_str()) {
+                Some(id) => Scope::Related(*id),
+                None if self.lenient => return Ok(None),
+                None => {
+                    return Err(PolicyError::UnknownRelation {
+                        role: role.id.clone(),
+                        relation: relation.clone(),
+                    });
+                }
+            },
+        }))
+    }
+
+    /// Refuses a `fields` key that is neither a sensitivity class nor a classified field: a
+    /// typo would otherwise silently show the default.
+    fn check_fields(&self, role: &Role, grant: &Grant) -> Result<(), PolicyError> {
+        if self.lenient {
+            return Ok(());
+        }
+        match grant
+            .fields
+            .keys()
+            .find(|key| !self.catalog.knows_field(key))
+        {
+            Some(key) => Err(PolicyError::UnknownField {
+                role: role.id.clone(),
+                key: key.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn own_grants(&self, position: usize) -> Result<EffectiveGrants, PolicyError> {
+        let role = &self.policy.roles[position];
+        let location = format!("role `{}`", role.id);
+        let declared_by: Arc<str> = Arc::from(role.id.as_str());
+        let mut grants = Vec::new();
+        for grant in &role.grants {
+            let Some(scope) = self.scope(role, grant)? else {
+                continue;
+            };
+            self.check_fields(role, grant)?;
+            let condition = compile_condition(self.env, grant.condition.as_deref(), &location)?;
+            let scope_text: Arc<str> = Arc::from(grant.scope.to_string().as_str());
+            if grant.permission_names().next().is_none() {
+                return Err(PolicyError::EmptyGrant(role.id.clone()));
+            }
+            for pattern in grant.permission_names() {
+                for perm in self.expand(pattern, &location)? {
+                    grants.push((
+                        perm,
+                        CompiledGrant::new(
+                            scope,
+                            Arc::clone(&scope_text),
+                            condition.clone(),
+                            self.visibility(perm, &grant.fields),
+                            grant.step_up,
+                            Arc::clone(&declared_by),
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(grants)
+    }
+
+    /// The permissions role type `role_type` always keeps.
+    fn locked(&self, role_type: &str) -> Result<Vec<PermId>, PolicyError> {
+        let mut ids = Vec::new();
+        if let Some(patterns) = self.policy.locked_grants.get(role_type) {
+            let location = format!("locked grants of `{role_type}`");
+            for pattern in patterns {
+                ids.extend(self.expand(pattern, &location)?);
+            }
+        }
+        Ok(ids)
+    }
+
+    fn effective(&mut self, position: usize) -> Result<EffectiveGrants, PolicyError> {
+        if let Some(done) = &self.memo[position] {
+            return Ok(done.clone());
+        }
+        let role = &self.policy.roles[position];
+        if self.visiting[position] {
+            return Err(PolicyError::InheritanceCycle(role.id.clone()));
+        }
+        self.visiting[position] = true;
+        let mut grants = match &role.parent {
+            Some(parent) => {
+                let parent_position = *self.index.get(parent.as_str()).ok_or_else(|| {
+                    PolicyError::UnknownReference {
+                        location: format!("role `{}`", role.id),
+                        what: "parent role",
+                        id: parent.clone(),
+                    }
+                })?;
+                self.effective(parent_position)?
+            }
+            None => Vec::new(),
+        };
+        let location = format!("role `{}`", role.id);
+        let locked = self.locked(&role.role_type)?;
+        let mut removed: FxHashSet<PermId> = FxHashSet::default();
+        for pattern in &role.remove {
+            for perm in self.expand(pattern, &location)? {
+                if locked.contains(&perm) {
+                    return Err(PolicyError::LockedGrantRemoved {
+                        role: role.id.clone(),
+                        role_type: role.role_type.clone(),
+                        permission: self.catalog.perms[perm as usize].name.to_string(),
+                    });
+                }
+                removed.insert(perm);
+            }
+        }
+        grants.retain(|(perm, _)| !removed.contains(perm));
+        grants.extend(self.own_grants(position)?);
+        let locked_by: Arc<str> = Arc::from(format!("locked:{}", role.role_type).as_str());
+        // A locked permission is held tenant-wide and unconditionally, whatever narrower grant
+        // the role also states for it.
+        for perm in locked {
+            let held_fully = grants.iter().any(|(held, grant)| {
+                *held == perm && grant.scope == Scope::Tenant && grant.condition.is_none()
+            });
+            if !held_fully {
+                grants.push((
+                    perm,
+                    CompiledGrant::new(
+                        Scope::Tenant,
+                        Arc::from("tenant"),
+                        None,
+                        self.visibility(perm, &BTreeMap::new()),
+                        false,
+                        Arc::clone(&locked_by),
+                    ),
+                ));
+            }
+        }
+        self.visiting[position] = false;
+        self.memo[position] = Some(grants.clone());
+        Ok(grants)
+    }
+
+    /// Every role of the policy, in policy order, with the index bindings resolve roles by.
+    pub(super) fn compile_all(mut self) -> Result<(Vec<CompiledRole>, RoleIndex<'a>), PolicyError> {
+        let perm_count = self.catalog.perms.len();
+        let mut roles = Vec::with_capacity(self.policy.roles.len());
+        for position in 0..self.policy.roles.len() {
+            let grants = self.effective(position)?;
+            let role = &self.policy.roles[position];
+            let mut perms = PermSet::with_capacity(perm_count);
+            let mut by_perm: Vec<Vec<Arc<CompiledGrant>>> =
+                (0..perm_count).map(|_| Vec::new()).collect();
+            for (perm, grant) in grants {
+                perms.insert(perm);
+                by_perm[perm as usize].push(grant);
+            }
+            // Cheapest first: unconditional tenant-scope grants decide without touching the
+            // resource, so they lead.
+            for grants in &mut by_perm {
+                grants
+                    .sort_by_key(|grant| (grant.condition.is_some(), grant.scope != Scope::Tenant));
+            }
+            roles.push(CompiledRole {
+                id: Arc::from(role.id.as_str()),
+                role_type: Arc::from(role.role_type.as_str()),
+                perms,
+                grants: by_perm,
+            });
+        }
+        Ok((roles, self.index))
+    }
+}
