@@ -16,7 +16,7 @@ use crate::decision::{
     Decision, DecisionBasis, ExplainStep, FieldVisibilities, NoTrace, Obligations, Reason,
     StepOutcome, Tracer,
 };
-use crate::model::{PrincipalKind, PrincipalStatus, TenantStatus};
+use crate::model::{Origin, PrincipalKind, PrincipalStatus, TenantStatus};
 use crate::snapshot::{
     CompiledBinding, CompiledGrant, CompiledPrincipal, NodeId, PermId, ResourceFacts, Scope,
     Snapshot, all_full,
@@ -31,8 +31,9 @@ pub struct PrincipalRef<'a> {
     pub api_key_id: Option<&'a str>,
     /// The token version the caller's token carries; must equal the principal's current one.
     pub token_version: Option<u64>,
-    /// Platform staff, resolved through the platform tenant's bindings.
-    pub platform: bool,
+    /// [`Origin::Platform`] for platform staff, resolved through the platform tenant's
+    /// bindings.
+    pub origin: Origin,
 }
 
 impl<'a> PrincipalRef<'a> {
@@ -44,7 +45,7 @@ impl<'a> PrincipalRef<'a> {
             session_id: None,
             api_key_id: None,
             token_version: None,
-            platform: false,
+            origin: Origin::Tenant,
         }
     }
 }
@@ -245,7 +246,8 @@ impl Snapshot {
         let subject = match &request.on_behalf_of {
             None => actor,
             Some(delegator) => {
-                let found = (!request.principal.platform && !delegator.platform)
+                let found = (request.principal.origin == Origin::Tenant
+                    && delegator.origin == Origin::Tenant)
                     .then(|| self.delegations.get(actor.id.as_ref()))
                     .flatten()
                     .and_then(|delegations| {
@@ -395,19 +397,17 @@ impl Snapshot {
         now: i64,
         trace: &mut T,
     ) -> Result<&'s CompiledPrincipal, Box<Decision<'s>>> {
-        let directory = if principal.platform {
-            &self.platform_principals
-        } else {
-            &self.principals
+        let directory = match principal.origin {
+            Origin::Tenant => &self.principals,
+            Origin::Platform => &self.platform_principals,
         };
         let found = directory
             .get(principal.id)
             .filter(|candidate| candidate.kind == principal.kind);
         let Some(actor) = found else {
-            let whose = if principal.platform {
-                "platform staff reaching"
-            } else {
-                "principal of"
+            let whose = match principal.origin {
+                Origin::Tenant => "principal of",
+                Origin::Platform => "platform staff reaching",
             };
             return Err(Box::new(self.deny(
                 trace,
@@ -569,7 +569,7 @@ impl<'s> Evaluation<'s, '_> {
     ) -> bool {
         // INVARIANT: relationships name the tenant's own principals; platform staff share no
         // identity with them even when the ids are equal.
-        !principal.platform
+        principal.origin == Origin::Tenant
             && self.facts.is_some_and(|facts| {
                 facts
                     .subjects

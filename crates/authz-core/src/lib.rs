@@ -18,5 +18,5 @@ pub use attr::{AttrValue, Attributes};
 pub use decision::{Decision, DecisionBasis, ExplainStep, Obligations, Reason, StepOutcome};
 pub use error::PolicyError;
 pub use eval::{CheckRequest, PrincipalRef, ResourceRef};
-pub use model::{FieldVisibility, PrincipalKind, TenantPolicy};
+pub use model::{FieldVisibility, Origin, PrincipalKind, TenantPolicy};
 pub use snapshot::{MAX_ID_LEN, Snapshot};

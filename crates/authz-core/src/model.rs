@@ -311,6 +311,35 @@ impl PrincipalKind {
     }
 }
 
+/// Where a principal, or the policy that declares it, comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// The tenant's own directory.
+    #[default]
+    Tenant,
+    /// The platform tenant ([`PLATFORM_TENANT_ID`]): staff reaching a tenant through platform
+    /// bindings. They share no identity with the tenant's principals, even under the same id.
+    Platform,
+}
+
+impl Origin {
+    /// The origin of `tenant_id`'s policy.
+    pub(crate) fn of_tenant(tenant_id: &str) -> Origin {
+        if tenant_id == PLATFORM_TENANT_ID {
+            Origin::Platform
+        } else {
+            Origin::Tenant
+        }
+    }
+
+    /// Whether compiling this origin's roles and keys skips the permissions, relations and
+    /// fields the catalog at hand lacks instead of refusing them: the platform's name those
+    /// of every tenant's catalog, and each tenant takes what it has.
+    pub(crate) fn lenient(self) -> bool {
+        self == Origin::Platform
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PrincipalStatus {

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use authz_core::decision::{ExplainStep, StepOutcome};
 use authz_core::model::{BindingSource, FieldVisibility, PrincipalKind};
 use authz_core::{
-    AttrValue, Attributes, CheckRequest, Decision, MAX_ID_LEN, PrincipalRef, Reason, ResourceRef,
+    AttrValue, Attributes, CheckRequest, Decision, MAX_ID_LEN, Origin, PrincipalRef, Reason,
+    ResourceRef,
 };
 use chrono::{DateTime, Utc};
 
@@ -151,7 +152,11 @@ fn parse_principal<'a>(
             .map(|id| require_id(prefix, "api_key_id", id))
             .transpose()?,
         token_version: message.token_version,
-        platform: message.platform,
+        origin: if message.platform {
+            Origin::Platform
+        } else {
+            Origin::Tenant
+        },
     })
 }
 

@@ -15,7 +15,7 @@ mod decisions;
 use std::collections::HashMap;
 use std::fmt::Display;
 
-use authz_core::{Attributes, MAX_ID_LEN, PrincipalKind};
+use authz_core::{Attributes, MAX_ID_LEN, Origin, PrincipalKind};
 use authz_proto::convert::{
     Consistency, FieldViolation, MAX_BULK_ITEMS, validate_bulk, validate_check,
 };
@@ -359,9 +359,15 @@ fn principals_and_consistency_convert_as_sent() {
         (actor.kind, actor.id, actor.session_id, actor.api_key_id),
         (PrincipalKind::Service, "rita", Some("s-1"), Some("k-1"))
     );
-    assert_eq!((actor.token_version, actor.platform), (Some(4), true));
-    let delegator = valid.on_behalf_of.map(|d| (d.kind, d.id, d.platform));
-    assert_eq!(delegator, Some((PrincipalKind::User, "tess", false)));
+    assert_eq!(
+        (actor.token_version, actor.origin),
+        (Some(4), Origin::Platform)
+    );
+    let delegator = valid.on_behalf_of.map(|d| (d.kind, d.id, d.origin));
+    assert_eq!(
+        delegator,
+        Some((PrincipalKind::User, "tess", Origin::Tenant))
+    );
     assert_eq!(
         (
             valid.explain,

@@ -37,7 +37,7 @@ pub(crate) use roles::{CompiledGrant, Scope, all_full};
 use crate::attr::owned_attributes_to_val;
 use crate::condition::Condition;
 use crate::error::PolicyError;
-use crate::model::{PLATFORM_TENANT_ID, Tenant, TenantPolicy, TenantStatus};
+use crate::model::{Origin, PLATFORM_TENANT_ID, Tenant, TenantPolicy, TenantStatus};
 use catalog::{PermissionEntry, ResourceTypeEntry, compile_catalog};
 use constraints::{CompiledConstraint, compile_constraints};
 use graph::{NodeTable, compile_relationships};
@@ -151,27 +151,30 @@ fn compile_any(
     if tenant.time_zone.parse::<chrono_tz::Tz>().is_err() {
         return Err(PolicyError::UnknownTimeZone(tenant.time_zone.clone()));
     }
-    let is_platform = tenant.id == PLATFORM_TENANT_ID;
+    let origin = Origin::of_tenant(&tenant.id);
     let catalog = compile_catalog(policy)?;
     let env = Arc::new(cel::Env::stdlib());
 
     // The platform's roles name permissions of the tenants' catalogs, not only its own: they
     // are checked leniently here and resolved against each tenant as it compiles.
     let (mut roles, role_index) =
-        RoleCompiler::new(policy, &catalog, &env, is_platform)?.compile_all()?;
+        RoleCompiler::new(policy, &catalog, &env, origin)?.compile_all()?;
     check_custom_role_limit(policy)?;
 
     let mut nodes = NodeTable::new(catalog.types.len());
     compile_relationships(policy, &catalog, &mut nodes)?;
 
-    let mut principals = compile_principals(policy, &catalog, is_platform)?;
+    // The platform tenant's own principals take its origin too: their key scopes may name any
+    // tenant's permissions. It also means no relation ever holds for them in the platform's
+    // own snapshot (`Evaluation::holds_relation`).
+    let mut principals = compile_principals(policy, &catalog, origin)?;
     compile_bindings(
         policy,
         &catalog,
         &role_index,
         &mut nodes,
         &mut principals,
-        is_platform,
+        origin,
     )?;
     let constraints = compile_constraints(policy, &catalog, &env)?;
     let delegations = compile_delegations(policy, &catalog, &principals)?;

@@ -9,7 +9,7 @@ use super::ids::validate_id;
 use super::principals::{CompiledBinding, Directory, Window, compile_principal};
 use super::roles::{CompiledRole, RoleCompiler};
 use crate::error::PolicyError;
-use crate::model::{Binding, TenantPolicy};
+use crate::model::{Binding, Origin, TenantPolicy};
 
 /// The platform staff whose bindings reach tenant `tenant_id`, by id. Their roles are appended
 /// to `roles`.
@@ -25,13 +25,13 @@ pub(super) fn platform_staff(
     roles: &mut Vec<CompiledRole>,
 ) -> Result<Directory, PolicyError> {
     let (platform_roles, platform_index) =
-        RoleCompiler::new(platform, catalog, env, true)?.compile_all()?;
+        RoleCompiler::new(platform, catalog, env, Origin::Platform)?.compile_all()?;
     let offset = roles.len() as u32;
     roles.extend(platform_roles);
     let mut staff = Directory::default();
     for principal in &platform.principals {
         validate_id("principal", &principal.id)?;
-        let mut compiled = compile_principal(principal, catalog, true)?;
+        let mut compiled = compile_principal(principal, catalog, Origin::Platform)?;
         for binding in platform
             .bindings
             .iter()

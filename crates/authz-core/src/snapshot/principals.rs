@@ -16,7 +16,7 @@ use super::roles::RoleIndex;
 use crate::attr::owned_attributes_to_val;
 use crate::error::PolicyError;
 use crate::model::{
-    Binding, BindingSource, Principal, PrincipalKind, PrincipalStatus, TenantPolicy,
+    Binding, BindingSource, Origin, Principal, PrincipalKind, PrincipalStatus, TenantPolicy,
 };
 
 #[derive(Debug, Clone, Copy)]
@@ -69,8 +69,9 @@ pub(crate) struct ApiKeyEntry {
 #[derive(Debug)]
 pub(crate) struct CompiledPrincipal {
     pub(crate) id: Arc<str>,
-    /// Platform staff reaching this tenant through a platform binding.
-    pub(crate) platform: bool,
+    /// [`Origin::Platform`] for platform staff (and, in the platform tenant's own snapshot, for
+    /// every principal: see `compile_any`).
+    pub(crate) origin: Origin,
     pub(crate) kind: PrincipalKind,
     pub(crate) status: PrincipalStatus,
     pub(crate) token_version: u64,
@@ -96,24 +97,25 @@ pub(super) type Directory = FxHashMap<Box<str>, CompiledPrincipal>;
 pub(super) fn compile_principals(
     policy: &TenantPolicy,
     catalog: &Catalog<'_>,
-    platform: bool,
+    origin: Origin,
 ) -> Result<Directory, PolicyError> {
     let mut ids = UniqueIds::new("principal");
     let mut principals = Directory::default();
     for principal in &policy.principals {
         ids.claim(&principal.id)?;
-        let compiled = compile_principal(principal, catalog, platform)?;
+        let compiled = compile_principal(principal, catalog, origin)?;
         principals.insert(principal.id.as_str().into(), compiled);
     }
     Ok(principals)
 }
 
-/// `platform`: platform staff, whose key scopes name permissions of another catalog (what
-/// this tenant lacks is skipped rather than rejected). The caller has checked the id.
+/// The key scopes of platform staff name permissions of every tenant's catalog: what this
+/// tenant lacks is skipped rather than rejected ([`Origin::lenient`]). The caller has checked
+/// the id.
 pub(super) fn compile_principal(
     principal: &Principal,
     catalog: &Catalog<'_>,
-    platform: bool,
+    origin: Origin,
 ) -> Result<CompiledPrincipal, PolicyError> {
     let mut session_ids = UniqueIds::new("session");
     let mut sessions = FxHashMap::default();
@@ -133,7 +135,7 @@ pub(super) fn compile_principal(
         key_ids.claim(&key.id)?;
         let location = format!("api key `{}`", key.id);
         let entry = ApiKeyEntry {
-            scopes: catalog.perm_set(&key.scopes, &location, platform)?,
+            scopes: catalog.perm_set(&key.scopes, &location, origin.lenient())?,
             revoked: key.revoked,
             expires_at: key.expires_at.map_or(i64::MAX, |at| at.timestamp_micros()),
         };
@@ -151,7 +153,7 @@ pub(super) fn compile_principal(
     );
     Ok(CompiledPrincipal {
         id: Arc::from(principal.id.as_str()),
-        platform,
+        origin,
         kind: principal.kind,
         status: principal.status,
         token_version: principal.token_version,
@@ -179,20 +181,20 @@ fn compile_window(
     Ok(Window::new(not_before, expires_at))
 }
 
-/// Gives each principal the bindings that name it. `platform`: the platform tenant's own
-/// policy, the only one whose bindings may list tenants.
+/// Gives each principal the bindings that name it. Only the platform's bindings may list
+/// tenants.
 pub(super) fn compile_bindings(
     policy: &TenantPolicy,
     catalog: &Catalog<'_>,
     role_index: &RoleIndex<'_>,
     nodes: &mut NodeTable,
     principals: &mut Directory,
-    platform: bool,
+    origin: Origin,
 ) -> Result<(), PolicyError> {
     let mut ids = UniqueIds::new("binding");
     for binding in &policy.bindings {
         ids.claim(&binding.id)?;
-        if !binding.tenants.is_empty() && !platform {
+        if !binding.tenants.is_empty() && origin != Origin::Platform {
             return Err(PolicyError::TenantsOnTenantBinding(binding.id.clone()));
         }
         let location = format!("binding `{}`", binding.id);

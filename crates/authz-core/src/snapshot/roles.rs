@@ -12,7 +12,7 @@ use super::ids::UniqueIds;
 use crate::condition::Condition;
 use crate::decision::FieldVisibilities;
 use crate::error::PolicyError;
-use crate::model::{FieldVisibility, Grant, GrantScope, Role, TenantPolicy};
+use crate::model::{FieldVisibility, Grant, GrantScope, Origin, Role, TenantPolicy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scope {
@@ -89,8 +89,9 @@ pub(super) struct RoleCompiler<'a, 'c> {
     policy: &'a TenantPolicy,
     catalog: &'c Catalog<'c>,
     env: &'a cel::Env,
-    /// Platform roles compile against another tenant's catalog: what it lacks is skipped.
-    lenient: bool,
+    /// Platform roles compile against another tenant's catalog: what it lacks is skipped
+    /// (see [`Origin::lenient`]).
+    origin: Origin,
     index: RoleIndex<'a>,
     memo: Vec<Option<EffectiveGrants>>,
     visiting: Vec<bool>,
@@ -101,7 +102,7 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
         policy: &'a TenantPolicy,
         catalog: &'c Catalog<'c>,
         env: &'a cel::Env,
-        lenient: bool,
+        origin: Origin,
     ) -> Result<Self, PolicyError> {
         let mut ids = UniqueIds::new("role");
         let mut index = FxHashMap::default();
@@ -113,7 +114,7 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
             policy,
             catalog,
             env,
-            lenient,
+            origin,
             index,
             memo: (0..policy.roles.len()).map(|_| None).collect(),
             visiting: vec![false; policy.roles.len()],
@@ -121,7 +122,8 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
     }
 
     fn expand(&self, pattern: &str, location: &str) -> Result<Vec<PermId>, PolicyError> {
-        self.catalog.expand_checked(pattern, location, self.lenient)
+        self.catalog
+            .expand_checked(pattern, location, self.origin.lenient())
     }
 
     fn visibility(
@@ -162,7 +164,7 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
             GrantScope::Location => Scope::Location,
             GrantScope::Related(relation) => match self.catalog.relations.get(relation.as_str()) {
                 Some(id) => Scope::Related(*id),
-                None if self.lenient => return Ok(None),
+                None if self.origin.lenient() => return Ok(None),
                 None => {
                     return Err(PolicyError::UnknownRelation {
                         role: role.id.clone(),
@@ -176,7 +178,7 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
     /// Refuses a `fields` key that is neither a sensitivity class nor a classified field: a
     /// typo would otherwise silently show the default.
     fn check_fields(&self, role: &Role, grant: &Grant) -> Result<(), PolicyError> {
-        if self.lenient {
+        if self.origin.lenient() {
             return Ok(());
         }
         match grant
