@@ -1,5 +1,7 @@
 //! Errors raised while loading or compiling a policy. A check never errors: it denies.
 
+use std::borrow::Cow;
+
 use crate::condition::ConditionError;
 use crate::policy::{DocumentLimit, TextPosition};
 
@@ -15,11 +17,13 @@ pub enum PolicyError {
         limit: DocumentLimit,
         position: Option<TextPosition>,
     },
+    /// `why` completes "`<id>` …": the id rule's [`crate::limits::IdError`], or a rule of its
+    /// own kind.
     #[error("{what} `{id}` is not a valid identifier: {why}")]
     InvalidId {
         what: &'static str,
         id: String,
-        why: &'static str,
+        why: Cow<'static, str>,
     },
     #[error("tenant id `{0}` is reserved for platform staff")]
     ReservedTenant(String),

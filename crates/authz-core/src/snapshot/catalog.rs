@@ -227,7 +227,7 @@ fn check_type_name(type_name: &str) -> Result<(), PolicyError> {
         return Err(PolicyError::InvalidId {
             what: "resource type",
             id: type_name.to_owned(),
-            why: "it must not contain `.` or `:`",
+            why: "must not contain `.` or `:`".into(),
         });
     }
     Ok(())

@@ -1,28 +1,17 @@
-//! The id rule for everything a policy names, and the one place a duplicate id is refused.
+//! The id rule applied to everything a policy names, and the one place a duplicate id is
+//! refused.
 
 use rustc_hash::FxHashSet;
 
 use crate::error::PolicyError;
+use crate::limits::check_id;
 
-/// Longest id of any kind (tenant, principal, role, resource, relation…), in bytes.
-pub const MAX_ID_LEN: usize = 256;
-
-/// Refuses an id that is empty, too long, or carries whitespace or control characters, naming
-/// `what` it identifies.
+/// Refuses an id that breaks the id rule ([`check_id`]), naming `what` it identifies.
 pub(super) fn validate_id(what: &'static str, id: &str) -> Result<(), PolicyError> {
-    let why = if id.is_empty() {
-        "it is empty"
-    } else if id.len() > MAX_ID_LEN {
-        "it is longer than 256 bytes"
-    } else if id.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        "it contains whitespace or control characters"
-    } else {
-        return Ok(());
-    };
-    Err(PolicyError::InvalidId {
+    check_id(id).map_err(|error| PolicyError::InvalidId {
         what,
         id: id.to_owned(),
-        why,
+        why: error.to_string().into(),
     })
 }
 

@@ -9,8 +9,8 @@
 //!
 //! One module per concern, in the order [`compile_any`] runs them: `catalog`, `roles`, `graph`
 //! (relationships), `principals` (with sessions, keys, bindings and delegations),
-//! `constraints`, then `platform` (platform staff reaching the tenant); `ids` holds the id rule
-//! and the duplicate check they all share.
+//! `constraints`, then `platform` (platform staff reaching the tenant); `ids` applies the id
+//! rule ([`crate::limits::check_id`]) and the duplicate check they all share.
 
 mod catalog;
 mod constraints;
@@ -30,7 +30,6 @@ use cel::common::value::Val;
 
 pub(crate) use catalog::{PermId, RelationId};
 pub(crate) use graph::{NodeId, ResourceFacts};
-pub use ids::MAX_ID_LEN;
 pub(crate) use principals::{CompiledBinding, CompiledPrincipal};
 pub(crate) use roles::{CompiledGrant, Scope, all_full};
 
@@ -115,7 +114,7 @@ impl Snapshot {
             return Err(PolicyError::InvalidId {
                 what: "platform tenant",
                 id: policy.tenant.id.clone(),
-                why: "the platform policy must use the reserved id `platform`",
+                why: "the platform policy must use the reserved id `platform`".into(),
             });
         }
         compile_any(policy, None, revision)
