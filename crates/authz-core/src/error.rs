@@ -65,12 +65,14 @@ pub enum PolicyError {
         what: &'static str,
         id: String,
     },
-    #[error("role `{role}`: scope `related:{relation}` names a relation no resource type declares")]
-    UnknownRelation { role: String, relation: String },
+    /// `location` is the role (`role `nurse``) or the locked grants (`locked grants of
+    /// `parent``) that state the grant.
+    #[error("{location}: scope `related:{relation}` names a relation no resource type declares")]
+    UnknownRelation { location: String, relation: String },
     #[error(
-        "role `{role}`: field visibility for `{key}`, which is neither a sensitivity class nor a classified field"
+        "{location}: field visibility for `{key}`, which is neither a sensitivity class nor a classified field"
     )]
-    UnknownField { role: String, key: String },
+    UnknownField { location: String, key: String },
     #[error("role `{0}` inherits from itself through its parents")]
     InheritanceCycle(String),
     #[error("role `{role}` removes `{permission}`, which role type `{role_type}` always keeps")]
@@ -93,8 +95,8 @@ pub enum PolicyError {
     BindingLocation { binding: String, location: String },
     #[error("{what} `{id}`: window ends before it starts")]
     EmptyWindow { what: &'static str, id: String },
-    #[error("role `{0}` has a grant that names no permission")]
-    EmptyGrant(String),
+    #[error("{location}: a grant names no permission")]
+    EmptyGrant { location: String },
     #[error("constraint `{0}` names no permission and no category")]
     EmptyConstraint(String),
     #[error("binding `{0}`: only platform bindings may list tenants")]

@@ -968,13 +968,13 @@ fn policy_load_errors_name_the_offending_item() {
         (
             "a scope naming a relation no type declares",
             "roles:\n  - { id: nurse, role_type: clinician, built_in: true, grants: [{ permission: patient.view, scope: \"related:assignee\" }] }",
-            |e| matches!(e, PolicyError::UnknownRelation { role, relation } if role == "nurse" && relation == "assignee"),
+            |e| matches!(e, PolicyError::UnknownRelation { location, relation } if location == "role `nurse`" && relation == "assignee"),
             &["related:assignee", "nurse"],
         ),
         (
             "field visibility for a field no type classifies (a typo)",
             "roles:\n  - { id: nurse, role_type: clinician, built_in: true, grants: [{ permission: patient.view, fields: { ssm: mask } }] }",
-            |e| matches!(e, PolicyError::UnknownField { role, key } if role == "nurse" && key == "ssm"),
+            |e| matches!(e, PolicyError::UnknownField { location, key } if location == "role `nurse`" && key == "ssm"),
             &["ssm", "nurse"],
         ),
         (

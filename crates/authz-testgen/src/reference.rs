@@ -35,7 +35,8 @@ struct HeldGrant {
 
 /// The grants role `role` holds for `permission`, in the order the documentation gives: the
 /// parent's (unless this role removes the permission), then its own, then a locked grant its
-/// role type always keeps (tenant-wide, unconditional) unless it already holds one such.
+/// role type always keeps (with the locked grant's scope, unconditional) unless it already
+/// holds one that is tenant-wide and unconditional.
 fn held_grants(world: &World, role: usize, permission: &str) -> Vec<HeldGrant> {
     let def = &world.roles[role];
     let removed = def
@@ -57,13 +58,17 @@ fn held_grants(world: &World, role: usize, permission: &str) -> Vec<HeldGrant> {
                 step_up: grant.step_up,
             }),
     );
-    let locked = world.locked && def.role_type == LOCKED.0 && permission == LOCKED.1;
+    let locked = world
+        .locked
+        .filter(|_| def.role_type == LOCKED.0 && permission == LOCKED.1);
     let held_fully = grants
         .iter()
         .any(|grant| grant.scope == ScopeDef::Tenant && grant.condition.is_none());
-    if locked && !held_fully {
+    if let Some(scope) = locked
+        && !held_fully
+    {
         grants.push(HeldGrant {
-            scope: ScopeDef::Tenant,
+            scope,
             condition: None,
             fields: BTreeMap::new(),
             step_up: false,

@@ -93,7 +93,10 @@ pub(super) struct RoleCompiler<'a, 'c> {
     /// (see [`Origin::lenient`]).
     origin: Origin,
     index: RoleIndex<'a>,
+    /// Effective grants per role position, once computed.
     memo: Vec<Option<EffectiveGrants>>,
+    /// Locked grants per role type, once compiled.
+    locked: FxHashMap<&'a str, EffectiveGrants>,
     visiting: Vec<bool>,
 }
 
@@ -117,6 +120,7 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
             origin,
             index,
             memo: (0..policy.roles.len()).map(|_| None).collect(),
+            locked: FxHashMap::default(),
             visiting: vec![false; policy.roles.len()],
         })
     }
@@ -158,7 +162,7 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
 
     /// The compiled scope of `grant`; `None` when a lenient compile skips a relation this
     /// catalog lacks.
-    fn scope(&self, role: &Role, grant: &Grant) -> Result<Option<Scope>, PolicyError> {
+    fn scope(&self, grant: &Grant, location: &str) -> Result<Option<Scope>, PolicyError> {
         Ok(Some(match &grant.scope {
             GrantScope::Tenant => Scope::Tenant,
             GrantScope::Location => Scope::Location,
@@ -167,7 +171,7 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
                 None if self.origin.lenient() => return Ok(None),
                 None => {
                     return Err(PolicyError::UnknownRelation {
-                        role: role.id.clone(),
+                        location: location.to_owned(),
                         relation: relation.clone(),
                     });
                 }
@@ -177,7 +181,7 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
 
     /// Refuses a `fields` key that is neither a sensitivity class nor a classified field: a
     /// typo would otherwise silently show the default.
-    fn check_fields(&self, role: &Role, grant: &Grant) -> Result<(), PolicyError> {
+    fn check_fields(&self, grant: &Grant, location: &str) -> Result<(), PolicyError> {
         if self.origin.lenient() {
             return Ok(());
         }
@@ -187,64 +191,84 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
             .find(|key| !self.catalog.knows_field(key))
         {
             Some(key) => Err(PolicyError::UnknownField {
-                role: role.id.clone(),
+                location: location.to_owned(),
                 key: key.clone(),
             }),
             None => Ok(()),
         }
     }
 
-    fn own_grants(&self, position: usize) -> Result<EffectiveGrants, PolicyError> {
-        let role = &self.policy.roles[position];
-        let location = format!("role `{}`", role.id);
-        let declared_by: Arc<str> = Arc::from(role.id.as_str());
+    /// One grant entry, per permission it covers. `location` names who states it in errors;
+    /// `declared_by` in decisions and explanations.
+    fn compile_grant(
+        &self,
+        grant: &Grant,
+        location: &str,
+        declared_by: &Arc<str>,
+    ) -> Result<EffectiveGrants, PolicyError> {
+        let Some(scope) = self.scope(grant, location)? else {
+            return Ok(Vec::new());
+        };
+        self.check_fields(grant, location)?;
+        let condition = compile_condition(self.env, grant.condition.as_deref(), location)?;
+        let scope_text: Arc<str> = Arc::from(grant.scope.to_string().as_str());
+        if grant.permission_names().next().is_none() {
+            return Err(PolicyError::EmptyGrant {
+                location: location.to_owned(),
+            });
+        }
         let mut grants = Vec::new();
-        for grant in &role.grants {
-            let Some(scope) = self.scope(role, grant)? else {
-                continue;
-            };
-            self.check_fields(role, grant)?;
-            let condition = compile_condition(self.env, grant.condition.as_deref(), &location)?;
-            let scope_text: Arc<str> = Arc::from(grant.scope.to_string().as_str());
-            if grant.permission_names().next().is_none() {
-                return Err(PolicyError::EmptyGrant(role.id.clone()));
-            }
-            for pattern in grant.permission_names() {
-                for perm in self.expand(pattern, &location)? {
-                    grants.push((
-                        perm,
-                        CompiledGrant::new(
-                            scope,
-                            Arc::clone(&scope_text),
-                            condition.clone(),
-                            self.visibility(perm, &grant.fields),
-                            grant.step_up,
-                            Arc::clone(&declared_by),
-                        ),
-                    ));
-                }
+        for pattern in grant.permission_names() {
+            for perm in self.expand(pattern, location)? {
+                grants.push((
+                    perm,
+                    CompiledGrant::new(
+                        scope,
+                        Arc::clone(&scope_text),
+                        condition.clone(),
+                        self.visibility(perm, &grant.fields),
+                        grant.step_up,
+                        Arc::clone(declared_by),
+                    ),
+                ));
             }
         }
         Ok(grants)
     }
 
-    /// The permissions role type `role_type` always keeps.
-    fn locked(&self, role_type: &str) -> Result<Vec<PermId>, PolicyError> {
-        let mut ids = Vec::new();
-        if let Some(patterns) = self.policy.locked_grants.get(role_type) {
+    fn own_grants(&self, role: &Role) -> Result<EffectiveGrants, PolicyError> {
+        let location = format!("role `{}`", role.id);
+        let declared_by: Arc<str> = Arc::from(role.id.as_str());
+        let mut grants = Vec::new();
+        for grant in &role.grants {
+            grants.extend(self.compile_grant(grant, &location, &declared_by)?);
+        }
+        Ok(grants)
+    }
+
+    /// The grants role type `role_type` always keeps, compiled once per role type.
+    fn locked(&mut self, role_type: &'a str) -> Result<EffectiveGrants, PolicyError> {
+        if let Some(done) = self.locked.get(role_type) {
+            return Ok(done.clone());
+        }
+        let mut grants = Vec::new();
+        if let Some(entries) = self.policy.locked_grants.get(role_type) {
             let location = format!("locked grants of `{role_type}`");
-            for pattern in patterns {
-                ids.extend(self.expand(pattern, &location)?);
+            let declared_by: Arc<str> = Arc::from(format!("locked:{role_type}").as_str());
+            for entry in entries {
+                grants.extend(self.compile_grant(&entry.to_grant(), &location, &declared_by)?);
             }
         }
-        Ok(ids)
+        self.locked.insert(role_type, grants.clone());
+        Ok(grants)
     }
 
     fn effective(&mut self, position: usize) -> Result<EffectiveGrants, PolicyError> {
         if let Some(done) = &self.memo[position] {
             return Ok(done.clone());
         }
-        let role = &self.policy.roles[position];
+        let policy = self.policy;
+        let role = &policy.roles[position];
         if self.visiting[position] {
             return Err(PolicyError::InheritanceCycle(role.id.clone()));
         }
@@ -267,7 +291,7 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
         let mut removed: FxHashSet<PermId> = FxHashSet::default();
         for pattern in &role.remove {
             for perm in self.expand(pattern, &location)? {
-                if locked.contains(&perm) {
+                if locked.iter().any(|(held, _)| *held == perm) {
                     return Err(PolicyError::LockedGrantRemoved {
                         role: role.id.clone(),
                         role_type: role.role_type.clone(),
@@ -278,26 +302,16 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
             }
         }
         grants.retain(|(perm, _)| !removed.contains(perm));
-        grants.extend(self.own_grants(position)?);
-        let locked_by: Arc<str> = Arc::from(format!("locked:{}", role.role_type).as_str());
-        // A locked permission is held tenant-wide and unconditionally, whatever narrower grant
-        // the role also states for it.
-        for perm in locked {
+        grants.extend(self.own_grants(role)?);
+        // A locked grant holds with its own scope and condition whatever the role states for
+        // the permission (which holds as well). It adds nothing where the role already holds
+        // the permission tenant-wide and unconditionally.
+        for (perm, grant) in locked {
             let held_fully = grants.iter().any(|(held, grant)| {
                 *held == perm && grant.scope == Scope::Tenant && grant.condition.is_none()
             });
             if !held_fully {
-                grants.push((
-                    perm,
-                    CompiledGrant::new(
-                        Scope::Tenant,
-                        Arc::from("tenant"),
-                        None,
-                        self.visibility(perm, &BTreeMap::new()),
-                        false,
-                        Arc::clone(&locked_by),
-                    ),
-                ));
+                grants.push((perm, grant));
             }
         }
         self.visiting[position] = false;

@@ -1,0 +1,180 @@
+//! What a grant may say and what it means, as the product guides put it: a locked grant keeps
+//! the scope and condition its role type gives it.
+
+mod common;
+
+use authz_core::model::LockedGrant;
+use authz_core::{PolicyError, Reason, Snapshot, TenantPolicy};
+use common::{
+    Expect::{Allow, Deny},
+    ask, check_all, compile, parse,
+};
+
+use Reason::{ConditionError, ConditionNotMet, NoMatchingGrant, OutOfScope};
+
+// ---------------------------------------------------------------------------------------------
+// Locked grants
+// ---------------------------------------------------------------------------------------------
+
+/// An ABA practice (seed 002, "Managing users and roles"): "A few permissions are forced by
+/// role type (e.g. parents always have view_portal; admins always have manage_users) — these
+/// appear locked", and each parent "is linked to one client".
+const PRACTICE: &str = r#"
+tenant: { id: bright-steps }
+catalog:
+  resource_types:
+    client:
+      relations: { guardian: { subject: user } }
+      actions: { view_portal: {}, pay_invoice: {}, view_chart: {} }
+    user:
+      actions: { manage: {} }
+locked_grants:
+  # Admins manage users everywhere: the plain form, tenant-wide.
+  admin: [user.manage]
+  parent:
+    # Parents see the portal of the clients they are guardians of, and no other.
+    - { permission: client.view_portal, scope: "related:guardian" }
+    # ...and pay those clients' invoices once they have passed MFA.
+    - permission: client.pay_invoice
+      scope: "related:guardian"
+      condition: "context.mfa == true"
+roles:
+  - { id: office_admin, role_type: admin }
+  # A parent role that states nothing itself: the locked grants are all it holds.
+  - { id: parent, role_type: parent }
+  # A family liaison is a parent-type role the practice lets see every portal.
+  - id: family_liaison
+    role_type: parent
+    grants: [{ permission: client.view_portal }]
+principals: [{ id: ada }, { id: pat }, { id: lou }]
+bindings:
+  - { id: b-ada, principal: ada, role: office_admin }
+  - { id: b-pat, principal: pat, role: parent }
+  - { id: b-lou, principal: lou, role: family_liaison }
+relationships:
+  - client:c-1#guardian@user:pat
+"#;
+
+#[test]
+fn a_locked_grant_keeps_the_scope_and_condition_its_role_type_gives_it() {
+    let practice = compile(&parse(PRACTICE));
+    check_all(
+        &practice,
+        &[
+            // Parents see their own child's portal, and only theirs.
+            (ask("pat", "client.view_portal", "c-1"), Allow),
+            (ask("pat", "client.view_portal", "c-2"), Deny(OutOfScope)),
+            // The locked condition holds with the locked scope.
+            (
+                ask("pat", "client.pay_invoice", "c-1").ctx("mfa", true),
+                Allow,
+            ),
+            (
+                ask("pat", "client.pay_invoice", "c-1").ctx("mfa", false),
+                Deny(ConditionNotMet),
+            ),
+            (
+                ask("pat", "client.pay_invoice", "c-1"),
+                Deny(ConditionError),
+            ),
+            (
+                ask("pat", "client.pay_invoice", "c-2").ctx("mfa", true),
+                Deny(OutOfScope),
+            ),
+            // Locked grants add only what they say.
+            (
+                ask("pat", "client.view_chart", "c-1"),
+                Deny(NoMatchingGrant),
+            ),
+            // A broader grant the role states itself applies as well.
+            (ask("lou", "client.view_portal", "c-2"), Allow),
+            // A plain locked permission is held tenant-wide, as it always was.
+            (ask("ada", "user.manage", "u-1"), Allow),
+            (
+                ask("ada", "client.view_portal", "c-1"),
+                Deny(NoMatchingGrant),
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_role_cannot_remove_a_locked_grant_whatever_its_scope() {
+    let mut policy = parse(PRACTICE);
+    policy.roles[1].remove = vec!["client.view_portal".to_owned()];
+    match Snapshot::compile(&policy, None, 1) {
+        Err(PolicyError::LockedGrantRemoved {
+            role, permission, ..
+        }) => assert_eq!(
+            (role.as_str(), permission.as_str()),
+            ("parent", "client.view_portal")
+        ),
+        other => panic!("removing a locked grant: expected LockedGrantRemoved, got {other:?}"),
+    }
+}
+
+/// A locked grant is checked like a role's own: the error names the locked grants it is in.
+#[test]
+fn a_locked_grant_is_checked_like_a_roles_own() {
+    let cases: [(&str, &str); 3] = [
+        (
+            "{ permission: client.view_portal, scope: \"related:parent\" }",
+            "locked grants of `parent`: scope `related:parent` names a relation no resource type declares",
+        ),
+        (
+            "{ permission: client.view_portal, condition: \"context.mfa ==\" }",
+            "locked grants of `parent`: invalid condition `context.mfa ==`",
+        ),
+        (
+            "{ scope: \"related:guardian\" }",
+            "locked grants of `parent`: a grant names no permission",
+        ),
+    ];
+    for (entry, want) in cases {
+        let yaml = PRACTICE.replace(
+            "    - { permission: client.view_portal, scope: \"related:guardian\" }",
+            &format!("    - {entry}"),
+        );
+        let error = match TenantPolicy::from_yaml(&yaml).map(|p| Snapshot::compile(&p, None, 1)) {
+            Ok(Err(error)) => error.to_string(),
+            Ok(Ok(_)) => panic!("{entry}: compiled; must be refused"),
+            Err(error) => panic!("{entry}: does not parse: {error}"),
+        };
+        assert!(
+            error.starts_with(want),
+            "{entry}: `{error}` must start with `{want}`"
+        );
+    }
+}
+
+/// Policy export writes a policy back as it was read: a plain locked permission stays a plain
+/// string, a locked grant stays a mapping.
+#[test]
+fn locked_grants_are_written_back_in_the_form_they_were_read() {
+    let policy = parse(PRACTICE);
+    let yaml = match policy.to_yaml() {
+        Ok(yaml) => yaml,
+        Err(error) => panic!("the practice does not export: {error}"),
+    };
+    assert_eq!(parse(&yaml), policy, "exported:\n{yaml}");
+    let shapes: Vec<(&str, bool)> = policy
+        .locked_grants
+        .iter()
+        .flat_map(|(role_type, entries)| {
+            entries.iter().map(move |entry| {
+                (
+                    role_type.as_str(),
+                    matches!(entry, LockedGrant::Permission(_)),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(
+        shapes,
+        [("admin", true), ("parent", false), ("parent", false)]
+    );
+    assert!(
+        yaml.contains("- user.manage"),
+        "a plain locked permission is written as a string:\n{yaml}"
+    );
+}
