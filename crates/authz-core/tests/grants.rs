@@ -1,5 +1,6 @@
 //! What a grant may say and what it means, as the product guides put it: a locked grant keeps
-//! the scope and condition its role type gives it.
+//! the scope and condition its role type gives it; a condition may call only functions the
+//! engine provides.
 
 mod common;
 
@@ -177,4 +178,68 @@ fn locked_grants_are_written_back_in_the_form_they_were_read() {
         yaml.contains("- user.manage"),
         "a plain locked permission is written as a string:\n{yaml}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conditions
+// ---------------------------------------------------------------------------------------------
+
+/// A clinic whose roles and constraint carry a condition each; `CONDITION` is the one a case
+/// varies.
+const CLINIC: &str = r#"
+tenant: { id: clinic }
+catalog:
+  resource_types:
+    invoice: { actions: { approve: {}, view: {} } }
+roles:
+  - { id: biller, role_type: billing, grants: [{ permission: invoice.approve, condition: "ROLE" }] }
+constraints:
+  - { id: big-invoices, permissions: [invoice.approve], condition: "CONSTRAINT" }
+"#;
+
+/// A condition that calls a function the engine does not provide is refused when the policy
+/// loads, naming the function and where it is; it would otherwise fail at every check.
+#[test]
+fn a_condition_calling_an_unknown_function_is_refused_at_load() {
+    let fine = "resource.amount < 100";
+    let cases = [
+        ("ROLE", "foo(resource.amount)", "role `biller`", "foo"),
+        (
+            "ROLE",
+            "resource.owner.startswith('a')",
+            "role `biller`",
+            "startswith",
+        ),
+        (
+            "CONSTRAINT",
+            "max(resource.amount, 10) > 1000",
+            "constraint `big-invoices`",
+            "max",
+        ),
+    ];
+    for (placeholder, condition, location, function) in cases {
+        let yaml = CLINIC
+            .replace(placeholder, condition)
+            .replace("ROLE", fine)
+            .replace("CONSTRAINT", fine);
+        let error = match Snapshot::compile(&parse(&yaml), None, 1) {
+            Err(error) => error,
+            Ok(_) => panic!("`{condition}` loaded; must be refused"),
+        };
+        let message = error.to_string();
+        match error {
+            PolicyError::Condition {
+                location: at,
+                error: authz_core::condition::ConditionError::UnknownFunction(name),
+                ..
+            } => assert_eq!((at.as_str(), name.as_str()), (location, function)),
+            other => panic!("`{condition}`: expected an unknown function, got {other:?}"),
+        }
+        assert!(
+            message.contains(location) && message.contains(&format!("`{function}`")),
+            "{message}"
+        );
+    }
+    let yaml = CLINIC.replace("ROLE", fine).replace("CONSTRAINT", fine);
+    compile(&parse(&yaml));
 }

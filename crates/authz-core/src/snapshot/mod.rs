@@ -152,7 +152,7 @@ fn compile_any(
     }
     let origin = Origin::of_tenant(&tenant.id);
     let catalog = compile_catalog(policy)?;
-    let env = Arc::new(cel::Env::stdlib());
+    let env = Arc::new(crate::condition::environment());
 
     // The platform's roles name permissions of the tenants' catalogs, not only its own: they
     // are checked leniently here and resolved against each tenant as it compiles.
