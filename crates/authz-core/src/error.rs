@@ -69,6 +69,17 @@ pub enum PolicyError {
     /// `parent``) that state the grant.
     #[error("{location}: scope `related:{relation}` names a relation no resource type declares")]
     UnknownRelation { location: String, relation: String },
+    /// A `related:R` scope on permissions whose resources can never hold `R`: their types
+    /// declare no subject relation `R`, nor do the container types they sit in. `permission`
+    /// is the exact name, or a pattern none of whose permissions could be covered.
+    #[error(
+        "{location}: scope `related:{relation}` can never cover `{permission}`: its resource types declare no relation `{relation}` a principal holds, nor do the container types they sit in"
+    )]
+    RelationOutOfReach {
+        location: String,
+        permission: String,
+        relation: String,
+    },
     #[error(
         "{location}: field visibility for `{key}`, which is neither a sensitivity class nor a classified field"
     )]

@@ -1,8 +1,10 @@
 //! What a grant may say and what it means, as the product guides put it: a locked grant keeps
-//! the scope and condition its role type gives it; a condition may call only functions the
-//! engine provides.
+//! the scope and condition its role type gives it; a `related:` scope must name a relation the
+//! resources can hold; a condition may call only functions the engine provides.
 
 mod common;
+
+use std::fmt::Write as _;
 
 use authz_core::model::LockedGrant;
 use authz_core::{PolicyError, Reason, Snapshot, TenantPolicy};
@@ -177,6 +179,164 @@ fn locked_grants_are_written_back_in_the_form_they_were_read() {
     assert!(
         yaml.contains("- user.manage"),
         "a plain locked permission is written as a string:\n{yaml}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Relation scopes
+// ---------------------------------------------------------------------------------------------
+
+/// A practice where guardians are linked to clients, session notes sit in a client's file,
+/// clients attend a clinic with a director, and invoices stand alone. `GRANT` is the grant of
+/// the `family` role a case varies.
+const FILES: &str = r#"
+tenant: { id: bright-steps }
+catalog:
+  resource_types:
+    clinic:
+      container: true
+      relations: { director: { subject: user } }
+      actions: { view: {} }
+    client:
+      container: true
+      relations: { clinic: { container: clinic }, guardian: { subject: user } }
+      actions: { view: {}, view_portal: {} }
+    session_note:
+      relations: { client: { container: client }, author: { subject: user } }
+      actions: { view: {} }
+    invoice:
+      actions: { view: {}, pay: {} }
+roles:
+  - { id: family, role_type: parent, grants: [GRANT] }
+principals: [{ id: pat }]
+bindings: [{ id: b-pat, principal: pat, role: family }]
+relationships:
+  - client:c-1#guardian@user:pat
+  - client:c-1#clinic@clinic:north
+  - session_note:n-1#client@client:c-1
+"#;
+
+/// `related:R` covers a resource where the principal holds `R` on it or on a container it sits
+/// in. A grant whose resources can never hold `R` — their type declares no such relation, nor
+/// does any container type it sits in — could never allow anything: for an exact permission
+/// (or a pattern that keeps nothing) that is a load error naming the role, the permission and
+/// the relation; a pattern keeps only the permissions whose resources can hold `R`.
+#[test]
+fn a_relation_scope_must_name_a_relation_the_resources_can_hold() {
+    type Refused = Option<(&'static str, &'static str)>;
+    #[rustfmt::skip]
+    let cases: [(&str, Refused); 8] = [
+        // The client declares `guardian`; a session note sits in a client; a client in a clinic.
+        ("{ permission: client.view_portal, scope: \"related:guardian\" }", None),
+        ("{ permission: session_note.view, scope: \"related:guardian\" }", None),
+        ("{ permission: client.view, scope: \"related:director\" }", None),
+        // Patterns keep what can hold the relation.
+        ("{ permission: \"*.view\", scope: \"related:guardian\" }", None),
+        // Invoices are linked to no one.
+        ("{ permission: invoice.view, scope: \"related:guardian\" }", Some(("invoice.view", "guardian"))),
+        ("{ permission: \"invoice.*\", scope: \"related:guardian\" }", Some(("invoice.*", "guardian"))),
+        // Containers do not hold what their contents declare.
+        ("{ permission: clinic.view, scope: \"related:guardian\" }", Some(("clinic.view", "guardian"))),
+        // `clinic` is a container relation: nobody holds it.
+        ("{ permissions: [client.view], scope: \"related:clinic\" }", Some(("client.view", "clinic"))),
+    ];
+    let mut failures = String::new();
+    for (grant, want) in cases {
+        let got = match Snapshot::compile(&parse(&FILES.replace("GRANT", grant)), None, 1) {
+            Ok(_) => None,
+            Err(PolicyError::RelationOutOfReach {
+                location,
+                permission,
+                relation,
+            }) if location == "role `family`" => Some((permission, relation)),
+            Err(other) => {
+                let _ = writeln!(failures, "  {grant}: refused for another reason: {other}");
+                continue;
+            }
+        };
+        let want = want.map(|(permission, relation)| (permission.to_owned(), relation.to_owned()));
+        if got != want {
+            let _ = writeln!(failures, "  {grant}: got {got:?}, want {want:?}");
+        }
+    }
+    assert!(failures.is_empty(), "wrong cases:\n{failures}");
+}
+
+#[test]
+fn a_pattern_with_a_relation_scope_grants_only_what_can_hold_the_relation() {
+    let files = compile(&parse(&FILES.replace(
+        "GRANT",
+        "{ permission: \"*.view\", scope: \"related:guardian\" }",
+    )));
+    check_all(
+        &files,
+        &[
+            (ask("pat", "client.view", "c-1"), Allow),
+            (ask("pat", "session_note.view", "n-1"), Allow),
+            (ask("pat", "client.view", "c-2"), Deny(OutOfScope)),
+            // Never in the role: no invoice or clinic can be linked to a guardian.
+            (ask("pat", "invoice.view", "i-1"), Deny(NoMatchingGrant)),
+            (ask("pat", "clinic.view", "north"), Deny(NoMatchingGrant)),
+        ],
+    );
+}
+
+#[test]
+fn the_error_names_the_role_the_permission_and_the_relation() {
+    let yaml = FILES.replace(
+        "GRANT",
+        "{ permission: invoice.pay, scope: \"related:guardian\" }",
+    );
+    let message = match Snapshot::compile(&parse(&yaml), None, 1) {
+        Err(error) => error.to_string(),
+        Ok(_) => panic!("a guardian scope on invoices loaded"),
+    };
+    assert_eq!(
+        message,
+        "role `family`: scope `related:guardian` can never cover `invoice.pay`: its resource \
+         types declare no relation `guardian` a principal holds, nor do the container types they \
+         sit in"
+    );
+    // A locked grant is held to the same rule.
+    let yaml = FILES.replace("GRANT", "{ permission: client.view }").replace(
+        "roles:",
+        "locked_grants:\n  parent: [{ permission: invoice.view, scope: \"related:guardian\" }]\nroles:",
+    );
+    match Snapshot::compile(&parse(&yaml), None, 1) {
+        Err(PolicyError::RelationOutOfReach { location, .. }) => {
+            assert_eq!(location, "locked grants of `parent`");
+        }
+        other => panic!("a locked guardian scope on invoices: {other:?}"),
+    }
+}
+
+/// Platform roles name the permissions and relations of every tenant's catalog: a tenant whose
+/// resources cannot hold the relation simply gives the platform role nothing there.
+#[test]
+fn a_platform_relation_scope_a_tenant_cannot_hold_is_skipped_there() {
+    let platform = parse(
+        r#"
+tenant: { id: platform }
+roles:
+  - { id: family_support, role_type: platform_support, grants: [{ permission: invoice.view, scope: "related:guardian" }, { permission: client.view }] }
+principals: [{ id: sam }]
+bindings: [{ id: b-sam, principal: sam, role: family_support }]
+"#,
+    );
+    let tenant = parse(&FILES.replace("GRANT", "{ permission: client.view }"));
+    let files = match Snapshot::compile(&tenant, Some(&platform), 1) {
+        Ok(snapshot) => snapshot,
+        Err(error) => panic!("the platform's relation scope must be skipped: {error}"),
+    };
+    check_all(
+        &files,
+        &[
+            (ask("sam", "client.view", "c-1").platform(), Allow),
+            (
+                ask("sam", "invoice.view", "i-1").platform(),
+                Deny(NoMatchingGrant),
+            ),
+        ],
     );
 }
 

@@ -34,7 +34,8 @@ struct HeldGrant {
 }
 
 /// The grants role `role` holds for `permission`, in the order the documentation gives: the
-/// parent's (unless this role removes the permission), then its own, then a locked grant its
+/// parent's (unless this role removes the permission), then its own (a `related:` grant only
+/// where the permission's resources can hold the relation), then a locked grant its
 /// role type always keeps (with the locked grant's scope, unconditional) unless it already
 /// holds one that is tenant-wide and unconditional.
 fn held_grants(world: &World, role: usize, permission: &str) -> Vec<HeldGrant> {
@@ -47,10 +48,15 @@ fn held_grants(world: &World, role: usize, permission: &str) -> Vec<HeldGrant> {
         Some(parent) if !removed => held_grants(world, parent, permission),
         _ => Vec::new(),
     };
+    // A `related:` grant covers only the permissions whose resources can hold its relation.
+    let reaches = |scope: ScopeDef| match scope {
+        ScopeDef::Related(relation) => catalog::permission_can_hold(permission, relation),
+        ScopeDef::Tenant | ScopeDef::Location => true,
+    };
     grants.extend(
         def.grants
             .iter()
-            .filter(|grant| catalog::covers(grant.permission, permission))
+            .filter(|grant| catalog::covers(grant.permission, permission) && reaches(grant.scope))
             .map(|grant| HeldGrant {
                 scope: grant.scope,
                 condition: grant.condition,

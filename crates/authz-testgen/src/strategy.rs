@@ -75,11 +75,27 @@ fn grant() -> impl Strategy<Value = GrantDef> {
     )
         .prop_map(|(permission, scope, condition, fields, step_up)| GrantDef {
             permission,
-            scope,
+            scope: fitting_scope(permission, scope),
             condition,
             fields,
             step_up,
         })
+}
+
+/// `scope`, unless it is a `related:` scope no permission `permission` covers can ever hold
+/// (a load error): then `location`, so the tenant stays valid.
+fn fitting_scope(permission: &str, scope: ScopeDef) -> ScopeDef {
+    match scope {
+        ScopeDef::Related(relation)
+            if !PERMISSIONS.iter().any(|covered| {
+                catalog::covers(permission, covered)
+                    && catalog::permission_can_hold(covered, relation)
+            }) =>
+        {
+            ScopeDef::Location
+        }
+        scope => scope,
+    }
 }
 
 /// Role `position`, which may inherit from an earlier one.

@@ -88,6 +88,9 @@ pub(super) struct Catalog<'a> {
     pub(super) perms: Vec<PermissionEntry>,
     perm_index: FxHashMap<Arc<str>, PermId>,
     pub(super) relations: FxHashMap<Box<str>, RelationId>,
+    /// Per type, the subject relations a principal can hold on its resources: its own and
+    /// those of every container type it can sit in, transitively. Sorted.
+    holdable: Vec<Vec<RelationId>>,
     pub(super) classes: &'a BTreeMap<String, SensitivityClass>,
 }
 
@@ -147,6 +150,14 @@ impl Catalog<'_> {
         self.types[type_id as usize]
             .container
             .then_some((type_id, id))
+    }
+
+    /// Whether a principal can ever hold `relation` on a resource `perm` acts on.
+    pub(super) fn can_hold(&self, perm: PermId, relation: RelationId) -> bool {
+        let resource_type = self.perms[perm as usize].resource_type;
+        self.holdable[resource_type as usize]
+            .binary_search(&relation)
+            .is_ok()
     }
 
     /// Whether `key` of a grant's `fields` names a sensitivity class or a classified field.
@@ -209,12 +220,14 @@ pub(super) fn compile_catalog(policy: &TenantPolicy) -> Result<Catalog<'_>, Poli
         .enumerate()
         .map(|(id, perm)| (Arc::clone(&perm.name), id as PermId))
         .collect();
+    let holdable = holdable_relations(catalog, &relations);
     Ok(Catalog {
         types,
         type_index,
         perms,
         perm_index,
         relations,
+        holdable,
         classes: &catalog.sensitivity_classes,
     })
 }
@@ -302,4 +315,39 @@ fn classify_fields(
         })
         .collect();
     Ok((classified_fields, default_visibility))
+}
+
+/// Per type, in type order, the subject relations a principal can hold on its resources: a
+/// relationship gives a principal relation `R` on a resource directly (a subject relation of
+/// its type) or through a container it sits in, transitively (one of the container type's).
+fn holdable_relations(
+    catalog: &crate::model::Catalog,
+    relations: &FxHashMap<Box<str>, RelationId>,
+) -> Vec<Vec<RelationId>> {
+    catalog
+        .resource_types
+        .keys()
+        .map(|type_name| {
+            let mut held = Vec::new();
+            let mut seen: FxHashSet<&str> = FxHashSet::default();
+            let mut stack = vec![type_name.as_str()];
+            while let Some(at) = stack.pop() {
+                let Some(definition) = catalog.resource_types.get(at) else {
+                    continue;
+                };
+                if !seen.insert(at) {
+                    continue;
+                }
+                for (relation, target) in &definition.relations {
+                    match &target.container {
+                        Some(container) => stack.push(container),
+                        None => held.extend(relations.get(relation.as_str())),
+                    }
+                }
+            }
+            held.sort_unstable();
+            held.dedup();
+            held
+        })
+        .collect()
 }

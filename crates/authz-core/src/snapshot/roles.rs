@@ -219,7 +219,15 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
         }
         let mut grants = Vec::new();
         for pattern in grant.permission_names() {
-            for perm in self.expand(pattern, location)? {
+            let mut perms = self.expand(pattern, location)?;
+            if let (GrantScope::Related(name), Scope::Related(relation)) = (&grant.scope, scope) {
+                perms = self.within_reach(perms, relation, || PolicyError::RelationOutOfReach {
+                    location: location.to_owned(),
+                    permission: pattern.to_owned(),
+                    relation: name.clone(),
+                })?;
+            }
+            for perm in perms {
                 grants.push((
                     perm,
                     CompiledGrant::new(
@@ -234,6 +242,27 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
             }
         }
         Ok(grants)
+    }
+
+    /// The permissions among `perms` whose resources a principal can ever hold `relation` on.
+    /// A pattern keeps those (the others could never be allowed through this scope); when none
+    /// is left of a non-empty expansion — an exact permission, or a pattern that covers nothing
+    /// here — the grant is `refused`, or skipped when compiling leniently.
+    fn within_reach(
+        &self,
+        perms: Vec<PermId>,
+        relation: RelationId,
+        refused: impl FnOnce() -> PolicyError,
+    ) -> Result<Vec<PermId>, PolicyError> {
+        let reachable: Vec<PermId> = perms
+            .iter()
+            .copied()
+            .filter(|perm| self.catalog.can_hold(*perm, relation))
+            .collect();
+        if reachable.is_empty() && !perms.is_empty() && !self.origin.lenient() {
+            return Err(refused());
+        }
+        Ok(reachable)
     }
 
     fn own_grants(&self, role: &Role) -> Result<EffectiveGrants, PolicyError> {
