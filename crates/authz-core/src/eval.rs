@@ -5,7 +5,7 @@
 //! entitlement → constraints (forbid wins) → active bindings' grants whose scope and condition
 //! hold. Deny by default. Check and explain run this one function; only the tracer differs.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 
 use cel::common::types::{CelString, CelTimestamp};
 use cel::common::value::Val;
@@ -92,6 +92,9 @@ struct Evaluation<'s, 'r> {
 enum Miss<'s> {
     /// No active binding's role holds the permission.
     NoGrant,
+    /// No active binding's role holds the permission, but this binding's role does: the
+    /// binding is outside its validity window.
+    Inactive(&'s CompiledBinding, &'s str, Validity),
     /// The binding's locations do not contain the resource.
     Unreached(&'s CompiledBinding, &'s str),
     /// The grant's scope does not cover the resource.
@@ -103,7 +106,7 @@ enum Miss<'s> {
 impl Miss<'_> {
     fn reason(&self) -> Reason {
         match self {
-            Miss::NoGrant => Reason::NoMatchingGrant,
+            Miss::NoGrant | Miss::Inactive(..) => Reason::NoMatchingGrant,
             Miss::Unreached(..) | Miss::Scope(_) => Reason::OutOfScope,
             Miss::ConditionFalse(_) => Reason::ConditionNotMet,
             Miss::ConditionError(..) => Reason::ConditionError,
@@ -114,6 +117,10 @@ impl Miss<'_> {
         let target = format_args!("`{}:{}`", resource.resource_type, resource.id);
         match self {
             Miss::NoGrant => format!("no active binding of `{principal}` grants `{permission}`"),
+            Miss::Inactive(binding, role, validity) => format!(
+                "no active binding of `{principal}` grants `{permission}`: {}",
+                validity.describe(binding, role)
+            ),
             Miss::Unreached(binding, role) => {
                 format!(
                     "binding `{}` of role `{role}` does not reach {target}",
@@ -135,6 +142,41 @@ impl Miss<'_> {
                 grant.declared_by
             ),
         }
+    }
+}
+
+/// Where a binding outside its validity window stands.
+#[derive(Clone, Copy)]
+enum Validity {
+    Expired,
+    NotYetValid,
+}
+
+impl Validity {
+    /// `None` while the binding is valid at `now`: on the hot path, the same one comparison
+    /// pair as `Window::contains`.
+    #[inline]
+    fn of(binding: &CompiledBinding, now: i64) -> Option<Validity> {
+        if binding.window.contains(now) {
+            None
+        } else if now >= binding.window.expires_at {
+            Some(Validity::Expired)
+        } else {
+            Some(Validity::NotYetValid)
+        }
+    }
+
+    /// "binding `b-7` of role `nurse` expired at 2026-05-01T00:00:00Z".
+    fn describe(self, binding: &CompiledBinding, role: &str) -> String {
+        let (what, at) = match self {
+            Validity::Expired => ("expired at", binding.window.expires_at),
+            Validity::NotYetValid => ("is not valid until", binding.window.not_before),
+        };
+        let at = DateTime::from_timestamp_micros(at).map_or_else(
+            || format!("{at} µs after the epoch"),
+            |at| at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        );
+        format!("binding `{}` of role `{role}` {what} {at}", binding.id)
     }
 }
 
@@ -713,12 +755,12 @@ impl<'s> Evaluation<'s, '_> {
 
         'bindings: for binding in &principal.bindings {
             let role = &snapshot.roles[binding.role as usize];
-            if !binding.window.contains(self.now) {
+            if let Some(validity) = Validity::of(binding, self.now) {
                 trace.step(|| {
                     ExplainStep::new(
                         "binding",
                         StepOutcome::Skip,
-                        "binding is outside its validity window",
+                        validity.describe(binding, &role.id),
                     )
                     .binding(&binding.id)
                     .role(&role.id)
@@ -817,11 +859,30 @@ impl<'s> Evaluation<'s, '_> {
         }
         match allowed {
             Some((basis, obligations)) => GrantOutcome::Allowed { basis, obligations },
-            None => GrantOutcome::Denied {
-                reason: closest.reason(),
-                message: closest.message(&principal.id, permission, resource),
-            },
+            None => {
+                // Only a deny looks for a binding that would have granted had it been valid.
+                if let Miss::NoGrant = closest
+                    && let Some(inactive) = self.inactive_grantor(principal)
+                {
+                    closest = inactive;
+                }
+                GrantOutcome::Denied {
+                    reason: closest.reason(),
+                    message: closest.message(&principal.id, permission, resource),
+                }
+            }
         }
+    }
+
+    /// The first binding outside its validity window whose role holds the permission.
+    fn inactive_grantor(&self, principal: &'s CompiledPrincipal) -> Option<Miss<'s>> {
+        principal.bindings.iter().find_map(|binding| {
+            let role = &self.snapshot.roles[binding.role as usize];
+            let validity = Validity::of(binding, self.now)?;
+            role.perms
+                .contains(self.perm)
+                .then_some(Miss::Inactive(binding, &role.id, validity))
+        })
     }
 
     fn grant_misses(
