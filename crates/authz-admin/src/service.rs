@@ -7,7 +7,9 @@ use authz_core::model::{
     ApiKey, Binding, Grant, PLATFORM_TENANT_ID, Principal, PrincipalKind, Role, Tenant,
     TenantStatus,
 };
-use authz_core::{Attributes, Consistency, PrincipalRef, Reason, ResourceRef, TenantPolicy};
+use authz_core::{
+    Attributes, Consistency, Origin, PrincipalRef, Reason, ResourceRef, TenantPolicy,
+};
 use authz_pdp::{DecisionPoint, Question};
 use authz_store::{
     ImportOptions, ImportReport, Page, PageRequest, RelationshipFilter, RelationshipPage,
@@ -130,7 +132,9 @@ impl<C: Clock> Admin<C> {
         let mut principal = PrincipalRef::user(&actor.principal_id);
         principal.kind = actor.principal_kind;
         principal.api_key_id = Some(&actor.key_id);
-        principal.platform = staff && target != PLATFORM_TENANT_ID;
+        if staff && target != PLATFORM_TENANT_ID {
+            principal.origin = Origin::Platform;
+        }
         let attributes = Attributes::new();
         let question = Question {
             tenant_id: target,

@@ -3,13 +3,18 @@
 //! Evaluation is bounded by construction: CEL has no unbounded loops (comprehensions run over
 //! finite lists), expressions are limited to [`MAX_CONDITION_LEN`] bytes and comprehensions to
 //! [`MAX_COMPREHENSION_DEPTH`] levels of nesting at load time, and the edge bounds the size and
-//! depth of every attribute map a request brings.
+//! depth of every attribute map a request brings. Conditions may call only the functions the
+//! environment defines ([`functions`]); anything else is refused at load time.
+
+mod functions;
 
 use std::sync::Arc;
 
 use cel::common::ast::{EntryExpr, Expr, IdedEntryExpr, IdedExpr};
 use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
+
+pub(crate) use functions::environment;
 
 /// Longest condition source accepted at load time.
 pub const MAX_CONDITION_LEN: usize = 2048;
@@ -53,32 +58,55 @@ pub enum ConditionError {
         "condition nests comprehensions {0} deep; at most {MAX_COMPREHENSION_DEPTH} keeps evaluation bounded"
     )]
     TooDeep(usize),
+    #[error("condition calls unknown function `{0}`")]
+    UnknownFunction(String),
 }
 
 /// How deeply comprehensions nest inside `expr` (0 when there are none).
 fn comprehension_depth(expr: &IdedExpr) -> usize {
-    let deepest = |children: &mut dyn Iterator<Item = &IdedExpr>| {
-        children.map(comprehension_depth).max().unwrap_or(0)
+    let deepest = |children: Vec<&IdedExpr>| {
+        children
+            .into_iter()
+            .map(comprehension_depth)
+            .max()
+            .unwrap_or(0)
     };
     match &expr.expr {
+        // The range is evaluated once, outside the loop; the rest runs per element.
         Expr::Comprehension(comprehension) => {
-            let inner = [
+            let body = vec![
                 &comprehension.accu_init,
                 &comprehension.loop_cond,
                 &comprehension.loop_step,
                 &comprehension.result,
             ];
-            let range = comprehension_depth(&comprehension.iter_range);
-            range.max(1 + deepest(&mut inner.into_iter()))
+            comprehension_depth(&comprehension.iter_range).max(1 + deepest(body))
         }
-        Expr::Call(call) => {
-            deepest(&mut call.target.iter().map(|target| &**target).chain(&call.args))
-        }
-        Expr::List(list) => deepest(&mut list.elements.iter()),
-        Expr::Map(map) => deepest(&mut map.entries.iter().flat_map(entry_children)),
-        Expr::Struct(literal) => deepest(&mut literal.entries.iter().flat_map(entry_children)),
-        Expr::Select(select) => comprehension_depth(&select.operand),
-        Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => 0,
+        _ => deepest(children(expr)),
+    }
+}
+
+/// The expressions directly inside `expr`.
+fn children(expr: &IdedExpr) -> Vec<&IdedExpr> {
+    match &expr.expr {
+        Expr::Comprehension(comprehension) => vec![
+            &comprehension.iter_range,
+            &comprehension.accu_init,
+            &comprehension.loop_cond,
+            &comprehension.loop_step,
+            &comprehension.result,
+        ],
+        Expr::Call(call) => call
+            .target
+            .iter()
+            .map(|target| &**target)
+            .chain(&call.args)
+            .collect(),
+        Expr::List(list) => list.elements.iter().collect(),
+        Expr::Map(map) => map.entries.iter().flat_map(entry_children).collect(),
+        Expr::Struct(literal) => literal.entries.iter().flat_map(entry_children).collect(),
+        Expr::Select(select) => vec![&select.operand],
+        Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => Vec::new(),
     }
 }
 
@@ -115,6 +143,8 @@ impl VariableResolver for ConditionInput<'_> {
 }
 
 impl Condition {
+    /// Compiles `source` for `env`, which is `cel::Env::stdlib()` (what a snapshot evaluates
+    /// conditions in): a call to a function outside it is [`ConditionError::UnknownFunction`].
     pub fn compile(env: &cel::Env, source: &str) -> Result<Condition, ConditionError> {
         if source.len() > MAX_CONDITION_LEN {
             return Err(ConditionError::TooLong);
@@ -132,6 +162,9 @@ impl Condition {
             .find(|name| !CONDITION_VARIABLES.contains(name))
         {
             return Err(ConditionError::UnknownVariable(unknown.to_owned()));
+        }
+        if let Some(name) = functions::unknown_function(program.expression()) {
+            return Err(ConditionError::UnknownFunction(name.to_owned()));
         }
         let depth = comprehension_depth(program.expression());
         if depth > MAX_COMPREHENSION_DEPTH {
@@ -178,7 +211,7 @@ mod tests {
 
     #[test]
     fn load_time_checks_name_what_is_wrong() {
-        let env = cel::Env::stdlib();
+        let env = environment();
         let nested = |depth: usize| {
             (0..depth).fold("true".to_owned(), |inner, level| {
                 format!("context.items.all(x{level}, {inner})")

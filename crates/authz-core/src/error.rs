@@ -1,5 +1,7 @@
 //! Errors raised while loading or compiling a policy. A check never errors: it denies.
 
+use std::borrow::Cow;
+
 use crate::condition::ConditionError;
 use crate::policy::{DocumentLimit, TextPosition};
 
@@ -15,11 +17,13 @@ pub enum PolicyError {
         limit: DocumentLimit,
         position: Option<TextPosition>,
     },
+    /// `why` completes "`<id>` …": the id rule's [`crate::limits::IdError`], or a rule of its
+    /// own kind.
     #[error("{what} `{id}` is not a valid identifier: {why}")]
     InvalidId {
         what: &'static str,
         id: String,
-        why: &'static str,
+        why: Cow<'static, str>,
     },
     #[error("tenant id `{0}` is reserved for platform staff")]
     ReservedTenant(String),
@@ -61,12 +65,25 @@ pub enum PolicyError {
         what: &'static str,
         id: String,
     },
-    #[error("role `{role}`: scope `related:{relation}` names a relation no resource type declares")]
-    UnknownRelation { role: String, relation: String },
+    /// `location` is the role (`role `nurse``) or the locked grants (`locked grants of
+    /// `parent``) that state the grant.
+    #[error("{location}: scope `related:{relation}` names a relation no resource type declares")]
+    UnknownRelation { location: String, relation: String },
+    /// A `related:R` scope on permissions whose resources can never hold `R`: their types
+    /// declare no subject relation `R`, nor do the container types they sit in. `permission`
+    /// is the exact name, or a pattern none of whose permissions could be covered.
     #[error(
-        "role `{role}`: field visibility for `{key}`, which is neither a sensitivity class nor a classified field"
+        "{location}: scope `related:{relation}` can never cover `{permission}`: its resource types declare no relation `{relation}` a principal holds, nor do the container types they sit in"
     )]
-    UnknownField { role: String, key: String },
+    RelationOutOfReach {
+        location: String,
+        permission: String,
+        relation: String,
+    },
+    #[error(
+        "{location}: field visibility for `{key}`, which is neither a sensitivity class nor a classified field"
+    )]
+    UnknownField { location: String, key: String },
     #[error("role `{0}` inherits from itself through its parents")]
     InheritanceCycle(String),
     #[error("role `{role}` removes `{permission}`, which role type `{role_type}` always keeps")]
@@ -89,8 +106,8 @@ pub enum PolicyError {
     BindingLocation { binding: String, location: String },
     #[error("{what} `{id}`: window ends before it starts")]
     EmptyWindow { what: &'static str, id: String },
-    #[error("role `{0}` has a grant that names no permission")]
-    EmptyGrant(String),
+    #[error("{location}: a grant names no permission")]
+    EmptyGrant { location: String },
     #[error("constraint `{0}` names no permission and no category")]
     EmptyConstraint(String),
     #[error("binding `{0}`: only platform bindings may list tenants")]

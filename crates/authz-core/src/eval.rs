@@ -5,7 +5,7 @@
 //! entitlement → constraints (forbid wins) → active bindings' grants whose scope and condition
 //! hold. Deny by default. Check and explain run this one function; only the tracer differs.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 
 use cel::common::types::{CelString, CelTimestamp};
 use cel::common::value::Val;
@@ -16,7 +16,7 @@ use crate::decision::{
     Decision, DecisionBasis, ExplainStep, FieldVisibilities, NoTrace, Obligations, Reason,
     StepOutcome, Tracer,
 };
-use crate::model::{PrincipalKind, PrincipalStatus, TenantStatus};
+use crate::model::{Origin, PrincipalKind, PrincipalStatus, TenantStatus};
 use crate::snapshot::{
     CompiledBinding, CompiledGrant, CompiledPrincipal, NodeId, PermId, ResourceFacts, Scope,
     Snapshot, all_full,
@@ -31,8 +31,9 @@ pub struct PrincipalRef<'a> {
     pub api_key_id: Option<&'a str>,
     /// The token version the caller's token carries; must equal the principal's current one.
     pub token_version: Option<u64>,
-    /// Platform staff, resolved through the platform tenant's bindings.
-    pub platform: bool,
+    /// [`Origin::Platform`] for platform staff, resolved through the platform tenant's
+    /// bindings.
+    pub origin: Origin,
 }
 
 impl<'a> PrincipalRef<'a> {
@@ -44,7 +45,7 @@ impl<'a> PrincipalRef<'a> {
             session_id: None,
             api_key_id: None,
             token_version: None,
-            platform: false,
+            origin: Origin::Tenant,
         }
     }
 }
@@ -91,6 +92,9 @@ struct Evaluation<'s, 'r> {
 enum Miss<'s> {
     /// No active binding's role holds the permission.
     NoGrant,
+    /// No active binding's role holds the permission, but this binding's role does: the
+    /// binding is outside its validity window.
+    Inactive(&'s CompiledBinding, &'s str, Validity),
     /// The binding's locations do not contain the resource.
     Unreached(&'s CompiledBinding, &'s str),
     /// The grant's scope does not cover the resource.
@@ -102,7 +106,7 @@ enum Miss<'s> {
 impl Miss<'_> {
     fn reason(&self) -> Reason {
         match self {
-            Miss::NoGrant => Reason::NoMatchingGrant,
+            Miss::NoGrant | Miss::Inactive(..) => Reason::NoMatchingGrant,
             Miss::Unreached(..) | Miss::Scope(_) => Reason::OutOfScope,
             Miss::ConditionFalse(_) => Reason::ConditionNotMet,
             Miss::ConditionError(..) => Reason::ConditionError,
@@ -113,6 +117,10 @@ impl Miss<'_> {
         let target = format_args!("`{}:{}`", resource.resource_type, resource.id);
         match self {
             Miss::NoGrant => format!("no active binding of `{principal}` grants `{permission}`"),
+            Miss::Inactive(binding, role, validity) => format!(
+                "no active binding of `{principal}` grants `{permission}`: {}",
+                validity.describe(binding, role)
+            ),
             Miss::Unreached(binding, role) => {
                 format!(
                     "binding `{}` of role `{role}` does not reach {target}",
@@ -134,6 +142,41 @@ impl Miss<'_> {
                 grant.declared_by
             ),
         }
+    }
+}
+
+/// Where a binding outside its validity window stands.
+#[derive(Clone, Copy)]
+enum Validity {
+    Expired,
+    NotYetValid,
+}
+
+impl Validity {
+    /// `None` while the binding is valid at `now`: on the hot path, the same one comparison
+    /// pair as `Window::contains`.
+    #[inline]
+    fn of(binding: &CompiledBinding, now: i64) -> Option<Validity> {
+        if binding.window.contains(now) {
+            None
+        } else if now >= binding.window.expires_at {
+            Some(Validity::Expired)
+        } else {
+            Some(Validity::NotYetValid)
+        }
+    }
+
+    /// "binding `b-7` of role `nurse` expired at 2026-05-01T00:00:00Z".
+    fn describe(self, binding: &CompiledBinding, role: &str) -> String {
+        let (what, at) = match self {
+            Validity::Expired => ("expired at", binding.window.expires_at),
+            Validity::NotYetValid => ("is not valid until", binding.window.not_before),
+        };
+        let at = DateTime::from_timestamp_micros(at).map_or_else(
+            || format!("{at} µs after the epoch"),
+            |at| at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        );
+        format!("binding `{}` of role `{role}` {what} {at}", binding.id)
     }
 }
 
@@ -245,7 +288,8 @@ impl Snapshot {
         let subject = match &request.on_behalf_of {
             None => actor,
             Some(delegator) => {
-                let found = (!request.principal.platform && !delegator.platform)
+                let found = (request.principal.origin == Origin::Tenant
+                    && delegator.origin == Origin::Tenant)
                     .then(|| self.delegations.get(actor.id.as_ref()))
                     .flatten()
                     .and_then(|delegations| {
@@ -395,19 +439,17 @@ impl Snapshot {
         now: i64,
         trace: &mut T,
     ) -> Result<&'s CompiledPrincipal, Box<Decision<'s>>> {
-        let directory = if principal.platform {
-            &self.platform_principals
-        } else {
-            &self.principals
+        let directory = match principal.origin {
+            Origin::Tenant => &self.principals,
+            Origin::Platform => &self.platform_principals,
         };
         let found = directory
             .get(principal.id)
             .filter(|candidate| candidate.kind == principal.kind);
         let Some(actor) = found else {
-            let whose = if principal.platform {
-                "platform staff reaching"
-            } else {
-                "principal of"
+            let whose = match principal.origin {
+                Origin::Tenant => "principal of",
+                Origin::Platform => "platform staff reaching",
             };
             return Err(Box::new(self.deny(
                 trace,
@@ -569,7 +611,7 @@ impl<'s> Evaluation<'s, '_> {
     ) -> bool {
         // INVARIANT: relationships name the tenant's own principals; platform staff share no
         // identity with them even when the ids are equal.
-        !principal.platform
+        principal.origin == Origin::Tenant
             && self.facts.is_some_and(|facts| {
                 facts
                     .subjects
@@ -713,12 +755,12 @@ impl<'s> Evaluation<'s, '_> {
 
         'bindings: for binding in &principal.bindings {
             let role = &snapshot.roles[binding.role as usize];
-            if !binding.window.contains(self.now) {
+            if let Some(validity) = Validity::of(binding, self.now) {
                 trace.step(|| {
                     ExplainStep::new(
                         "binding",
                         StepOutcome::Skip,
-                        "binding is outside its validity window",
+                        validity.describe(binding, &role.id),
                     )
                     .binding(&binding.id)
                     .role(&role.id)
@@ -817,11 +859,30 @@ impl<'s> Evaluation<'s, '_> {
         }
         match allowed {
             Some((basis, obligations)) => GrantOutcome::Allowed { basis, obligations },
-            None => GrantOutcome::Denied {
-                reason: closest.reason(),
-                message: closest.message(&principal.id, permission, resource),
-            },
+            None => {
+                // Only a deny looks for a binding that would have granted had it been valid.
+                if let Miss::NoGrant = closest
+                    && let Some(inactive) = self.inactive_grantor(principal)
+                {
+                    closest = inactive;
+                }
+                GrantOutcome::Denied {
+                    reason: closest.reason(),
+                    message: closest.message(&principal.id, permission, resource),
+                }
+            }
         }
+    }
+
+    /// The first binding outside its validity window whose role holds the permission.
+    fn inactive_grantor(&self, principal: &'s CompiledPrincipal) -> Option<Miss<'s>> {
+        principal.bindings.iter().find_map(|binding| {
+            let role = &self.snapshot.roles[binding.role as usize];
+            let validity = Validity::of(binding, self.now)?;
+            role.perms
+                .contains(self.perm)
+                .then_some(Miss::Inactive(binding, &role.id, validity))
+        })
     }
 
     fn grant_misses(

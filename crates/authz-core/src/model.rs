@@ -12,6 +12,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::attr::AttrValue;
 
+mod grant;
+
+pub use grant::{Grant, GrantScope, LockedGrant};
+
 /// The tenant id reserved for platform staff (super admin, onboarding, support).
 ///
 /// Its roles are the only path to cross-tenant access; a tenant policy can never use this id.
@@ -26,10 +30,11 @@ pub struct TenantPolicy {
     pub entitlements: Entitlements,
     #[serde(default)]
     pub catalog: Catalog,
-    /// Permissions every role of a role type keeps, whatever its grants or removals say
-    /// (e.g. admins always keep user management).
+    /// Grants every role of a role type keeps, whatever its grants or removals say (e.g.
+    /// admins always keep user management; parents always see the portal of the clients they
+    /// are guardians of).
     #[serde(default)]
-    pub locked_grants: BTreeMap<String, Vec<String>>,
+    pub locked_grants: BTreeMap<String, Vec<LockedGrant>>,
     #[serde(default)]
     pub roles: Vec<Role>,
     #[serde(default)]
@@ -191,91 +196,6 @@ pub struct Role {
     pub built_in: bool,
 }
 
-/// Permission + scope + optional condition + optional field visibility.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Grant {
-    /// One permission (`patient.view`) or a pattern (`patient.*`, `*.view`, `*`).
-    #[serde(default)]
-    pub permission: Option<String>,
-    /// Shorthand for several grants that share scope, condition and fields.
-    #[serde(default)]
-    pub permissions: Vec<String>,
-    #[serde(default)]
-    pub scope: GrantScope,
-    /// CEL over `principal`, `resource`, `context`, `tenant` and `now`; must yield a bool.
-    #[serde(default)]
-    pub condition: Option<String>,
-    /// Sensitivity class or field name → visibility.
-    #[serde(default)]
-    pub fields: BTreeMap<String, FieldVisibility>,
-    /// The caller must re-authenticate before acting on this grant.
-    #[serde(default)]
-    pub step_up: bool,
-}
-
-impl Grant {
-    /// The permission names (or patterns) this grant entry covers.
-    pub fn permission_names(&self) -> impl Iterator<Item = &str> {
-        self.permission
-            .iter()
-            .map(String::as_str)
-            .chain(self.permissions.iter().map(String::as_str))
-    }
-}
-
-/// Which resources a grant covers, within the binding's reach.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub enum GrantScope {
-    /// Every resource the binding reaches.
-    #[default]
-    Tenant,
-    /// Resources inside a container (a location, region, queue…) the binding reaches.
-    Location,
-    /// Resources where the principal holds this relation, directly or through a container.
-    Related(String),
-}
-
-impl GrantScope {
-    pub fn parse(text: &str) -> Option<GrantScope> {
-        match text {
-            "tenant" => Some(GrantScope::Tenant),
-            "location" => Some(GrantScope::Location),
-            _ => text
-                .strip_prefix("related:")
-                .filter(|relation| !relation.is_empty())
-                .map(|relation| GrantScope::Related(relation.to_owned())),
-        }
-    }
-}
-
-impl std::fmt::Display for GrantScope {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            GrantScope::Tenant => f.write_str("tenant"),
-            GrantScope::Location => f.write_str("location"),
-            GrantScope::Related(relation) => write!(f, "related:{relation}"),
-        }
-    }
-}
-
-impl Serialize for GrantScope {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for GrantScope {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        GrantScope::parse(&text).ok_or_else(|| {
-            serde::de::Error::custom(format!(
-                "invalid scope `{text}`: expected `tenant`, `location` or `related:<relation>`"
-            ))
-        })
-    }
-}
-
 /// How much of a classified field a decision lets the caller show.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
@@ -320,6 +240,35 @@ impl PrincipalKind {
             "service" => Some(PrincipalKind::Service),
             _ => None,
         }
+    }
+}
+
+/// Where a principal, or the policy that declares it, comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// The tenant's own directory.
+    #[default]
+    Tenant,
+    /// The platform tenant ([`PLATFORM_TENANT_ID`]): staff reaching a tenant through platform
+    /// bindings. They share no identity with the tenant's principals, even under the same id.
+    Platform,
+}
+
+impl Origin {
+    /// The origin of `tenant_id`'s policy.
+    pub(crate) fn of_tenant(tenant_id: &str) -> Origin {
+        if tenant_id == PLATFORM_TENANT_ID {
+            Origin::Platform
+        } else {
+            Origin::Tenant
+        }
+    }
+
+    /// Whether compiling this origin's roles and keys skips the permissions, relations and
+    /// fields the catalog at hand lacks instead of refusing them: the platform's name those
+    /// of every tenant's catalog, and each tenant takes what it has.
+    pub(crate) fn lenient(self) -> bool {
+        self == Origin::Platform
     }
 }
 

@@ -1,8 +1,8 @@
 //! Which relationships a tenant's catalog admits: the one rule every write path and the
 //! snapshot compiler apply, so a store never holds a relationship the engine would refuse.
 
+use crate::limits::check_id;
 use crate::model::{Catalog, Relationship};
-use crate::snapshot::MAX_ID_LEN;
 
 /// Why `relationship` does not fit `catalog`, or `Ok` when it does: every part is a valid id,
 /// the resource type exists and declares the relation, and the subject is of the kind the
@@ -15,7 +15,7 @@ pub fn check_relationship(catalog: &Catalog, relationship: &Relationship) -> Res
         ("subject type", &relationship.subject_type),
         ("subject id", &relationship.subject_id),
     ] {
-        check_id_text(value).map_err(|why| format!("{part} {why}"))?;
+        check_id(value).map_err(|why| format!("{part} {why}"))?;
     }
     let resource_type = catalog
         .resource_types
@@ -46,21 +46,5 @@ pub fn check_relationship(catalog: &Catalog, relationship: &Relationship) -> Res
             relationship.relation
         )),
         _ => Ok(()),
-    }
-}
-
-/// The id rule (non-empty, at most [`MAX_ID_LEN`] bytes, no whitespace or control characters).
-fn check_id_text(value: &str) -> Result<(), String> {
-    if value.is_empty() {
-        Err("must not be empty".to_owned())
-    } else if value.len() > MAX_ID_LEN {
-        Err(format!(
-            "must be at most {MAX_ID_LEN} bytes, got {}",
-            value.len()
-        ))
-    } else if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        Err("must not contain whitespace or control characters".to_owned())
-    } else {
-        Ok(())
     }
 }

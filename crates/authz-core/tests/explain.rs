@@ -1,12 +1,13 @@
 //! What a decision says to the admin reading it: a deny's message names what failed (the
-//! binding, the role, the grant's scope, the condition and why it failed), and an explanation
+//! binding, the role, the grant's scope, the condition and why it failed, a binding that has
+//! expired or not started), and an explanation
 //! lists every grant it looked at — each allowing grant, even after the widest allow, and a
 //! condition that could not be evaluated marked as an error, not a plain mismatch.
 
 mod common;
 
 use authz_core::{Reason, StepOutcome};
-use common::{Expect, ask, check, compile, explain, parse};
+use common::{Expect, ask, at, check, compile, explain, parse};
 
 const CLINIC: &str = r#"
 tenant: { id: clinic }
@@ -171,4 +172,93 @@ fn a_decision_carries_its_snapshot_revision_and_logs_name_what_they_show() {
     };
     assert_eq!(condition.source(), "context.minutes > 30");
     assert!(format!("{condition:?}").contains("context.minutes > 30"));
+}
+
+/// A staffing agency's contracts: bindings with validity windows, seen on 2026-05-15.
+const CONTRACTS: &str = r#"
+tenant: { id: staffing }
+catalog:
+  resource_types:
+    location: { container: true, actions: { view: {} } }
+    chart:
+      relations: { location: { container: location } }
+      actions: { view: {}, sign: {} }
+roles:
+  - { id: nurse, role_type: clinician, grants: [{ permission: chart.view }] }
+  - { id: float_nurse, role_type: clinician, grants: [{ permission: chart.view, scope: location }] }
+  - { id: scheduler, role_type: scheduler, grants: [{ permission: location.view }] }
+principals: [{ id: ana }, { id: ben }, { id: cy }, { id: dee }]
+bindings:
+  # Ana's contract ended; Ben's starts next month.
+  - { id: b-7, principal: ana, role: nurse, expires_at: 2026-05-01T00:00:00Z }
+  - { id: b-8, principal: ben, role: nurse, not_before: 2026-06-01T00:00:00Z }
+  # Cy's expired binding never granted charts.
+  - { id: b-9, principal: cy, role: scheduler, expires_at: 2026-05-01T00:00:00Z }
+  # Dee's contract ended too, but she floats now: an active grant that does not cover c-1.
+  - { id: b-10, principal: dee, role: nurse, expires_at: 2026-05-01T00:00:00Z }
+  - { id: b-11, principal: dee, role: float_nurse }
+"#;
+
+/// A binding outside its validity window grants nothing; when it is the only one that would
+/// have granted the permission, the deny says so (the reason stays `no_matching_grant`), and the
+/// explanation's step for that binding says the same.
+#[test]
+fn a_deny_says_when_the_binding_that_would_grant_has_expired_or_not_started() {
+    let contracts = compile(&parse(CONTRACTS));
+    let now = at("2026-05-15T09:30:00Z");
+    let cases = [
+        (
+            "ana",
+            Expect::Deny(Reason::NoMatchingGrant),
+            "no active binding of `ana` grants `chart.view`: binding `b-7` of role `nurse` expired at 2026-05-01T00:00:00Z",
+        ),
+        (
+            "ben",
+            Expect::Deny(Reason::NoMatchingGrant),
+            "no active binding of `ben` grants `chart.view`: binding `b-8` of role `nurse` is not valid until 2026-06-01T00:00:00Z",
+        ),
+        // An expired binding of a role without the permission explains nothing.
+        (
+            "cy",
+            Expect::Deny(Reason::NoMatchingGrant),
+            "no active binding of `cy` grants `chart.view`",
+        ),
+        // An active binding's miss is closer to an allow than an expired binding.
+        (
+            "dee",
+            Expect::Deny(Reason::OutOfScope),
+            "grant of role `float_nurse` has scope `location`, which does not cover `chart:c-1`",
+        ),
+    ];
+    for (principal, expect, message) in cases {
+        let request = ask(principal, "chart.view", "c-1").at(now);
+        let decision = check(&contracts, &request, expect);
+        assert_eq!(decision.message, message, "{}", request.describe());
+        let (explained, _) = explain(&contracts, &request);
+        assert_eq!(
+            explained.message,
+            message,
+            "explain: {}",
+            request.describe()
+        );
+    }
+
+    let (_, steps) = explain(&contracts, &ask("ana", "chart.view", "c-1").at(now));
+    let skipped = steps
+        .iter()
+        .find(|step| step.stage == "binding" && step.binding_id == "b-7");
+    assert_eq!(
+        skipped.map(|step| (step.outcome, step.detail.as_str())),
+        Some((
+            StepOutcome::Skip,
+            "binding `b-7` of role `nurse` expired at 2026-05-01T00:00:00Z"
+        )),
+        "{steps:#?}"
+    );
+    // Within the contract, the same request is allowed.
+    check(
+        &contracts,
+        &ask("ana", "chart.view", "c-1").at(at("2026-04-30T23:59:59Z")),
+        Expect::Allow,
+    );
 }

@@ -79,7 +79,9 @@ impl Replica {
         let attributes = Attributes::new();
         let mut principal = PrincipalRef::user(who);
         // Platform staff say so in their token.
-        principal.platform = who == "pete";
+        if who == "pete" {
+            principal.origin = authz_core::Origin::Platform;
+        }
         let question = Question {
             tenant_id: "acme",
             principal,

@@ -1,6 +1,7 @@
 //! Admin messages to and from store values, validated field by field: every refusal names the
 //! request field it is about.
 
+use authz_core::limits::{IdError, check_id};
 use authz_core::model::{Relationship, Tenant, TenantStatus};
 use authz_core::{MAX_ID_LEN, TenantPolicy};
 use authz_store::{
@@ -16,16 +17,11 @@ const RELATIONSHIP_CURSOR_PARTS: usize = 5;
 const TENANT_CURSOR_PARTS: usize = 1;
 
 fn id(field: &str, value: &str) -> Result<String, FieldViolation> {
-    let why = if value.is_empty() {
-        "is required".to_owned()
-    } else if value.len() > MAX_ID_LEN {
-        format!("must be at most {MAX_ID_LEN} bytes, got {}", value.len())
-    } else if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        "must not contain whitespace or control characters".to_owned()
-    } else {
-        return Ok(value.to_owned());
-    };
-    Err(FieldViolation::new(field, why))
+    match check_id(value) {
+        Ok(()) => Ok(value.to_owned()),
+        Err(IdError::Empty) => Err(FieldViolation::new(field, "is required")),
+        Err(why) => Err(FieldViolation::new(field, why.to_string())),
+    }
 }
 
 fn page(size: u32, token: &str, parts: usize) -> Result<PageRequest, FieldViolation> {

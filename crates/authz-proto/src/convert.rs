@@ -1,31 +1,22 @@
-//! Validated conversions at the edge. Input is checked field by field with bounded sizes, and
-//! a violation names the field path (`items[3].principal.id`) so the server can answer
-//! `INVALID_ARGUMENT` precisely; decisions convert back with every deny reason preserved.
+//! Validated conversions at the edge. Input is checked field by field under the request limits
+//! of [`authz_core::limits`] (ids follow the same rule as in a policy), and a violation names
+//! the field path (`items[3].principal.id`) so the server can answer `INVALID_ARGUMENT`
+//! precisely; decisions convert back with every deny reason preserved.
 
 use std::collections::BTreeMap;
 
 use authz_core::decision::{ExplainStep, StepOutcome};
+use authz_core::limits::{
+    MAX_ATTRIBUTE_DEPTH, MAX_ATTRIBUTE_KEY_LEN, MAX_ATTRIBUTE_VALUES, MAX_ATTRIBUTES,
+    MAX_BULK_ITEMS, MAX_LIST_LEN, MAX_STRING_LEN, check_id,
+};
 use authz_core::model::{BindingSource, FieldVisibility, PrincipalKind};
 use authz_core::{
-    AttrValue, Attributes, CheckRequest, Decision, MAX_ID_LEN, PrincipalRef, Reason, ResourceRef,
+    AttrValue, Attributes, CheckRequest, Decision, Origin, PrincipalRef, Reason, ResourceRef,
 };
 use chrono::{DateTime, Utc};
 
 use crate::pb;
-
-/// Most entries in one attribute map (resource attributes, context, a nested map).
-pub const MAX_ATTRIBUTES: usize = 64;
-/// Deepest nesting of attribute values (a scalar is 1).
-pub const MAX_ATTRIBUTE_DEPTH: usize = 4;
-/// Longest string attribute value, in bytes.
-pub const MAX_STRING_LEN: usize = 4096;
-/// Most elements in one attribute list.
-pub const MAX_LIST_LEN: usize = 256;
-/// Most attribute values (scalars, lists and maps, at every depth) in one attribute tree
-/// (a request's resource attributes, or its context): bounds the memory one request can cost.
-pub const MAX_ATTRIBUTE_VALUES: usize = 1024;
-/// Most checks in one `CheckBulk` call.
-pub const MAX_BULK_ITEMS: usize = 100;
 
 /// `google.protobuf.Timestamp.nanos` is below this.
 const NANOS_PER_SECOND: u32 = 1_000_000_000;
@@ -91,27 +82,22 @@ fn path(prefix: &str, field: &str) -> String {
     }
 }
 
+/// An id the request must carry, under the id rule.
 fn require_id<'a>(prefix: &str, field: &str, value: &'a str) -> Result<&'a str, FieldViolation> {
     if value.is_empty() {
         return Err(FieldViolation::new(path(prefix, field), "is required"));
     }
-    optional_id(prefix, field, value)
+    check_id(value)
+        .map(|()| value)
+        .map_err(|error| FieldViolation::new(path(prefix, field), error.to_string()))
 }
 
+/// An id the request may leave empty; when set, under the id rule.
 fn optional_id<'a>(prefix: &str, field: &str, value: &'a str) -> Result<&'a str, FieldViolation> {
-    if value.len() > MAX_ID_LEN {
-        return Err(FieldViolation::new(
-            path(prefix, field),
-            format!("must be at most {MAX_ID_LEN} bytes, got {}", value.len()),
-        ));
+    if value.is_empty() {
+        return Ok(value);
     }
-    if value.chars().any(char::is_control) {
-        return Err(FieldViolation::new(
-            path(prefix, field),
-            "must not contain control characters",
-        ));
-    }
-    Ok(value)
+    require_id(prefix, field, value)
 }
 
 fn parse_principal<'a>(
@@ -145,7 +131,11 @@ fn parse_principal<'a>(
             .map(|id| require_id(prefix, "api_key_id", id))
             .transpose()?,
         token_version: message.token_version,
-        platform: message.platform,
+        origin: if message.platform {
+            Origin::Platform
+        } else {
+            Origin::Tenant
+        },
     })
 }
 
@@ -185,10 +175,10 @@ fn attributes(
     }
     let mut converted = BTreeMap::new();
     for (key, value) in map {
-        if key.is_empty() || key.len() > MAX_ID_LEN {
+        if key.is_empty() || key.len() > MAX_ATTRIBUTE_KEY_LEN {
             return Err(FieldViolation::new(
                 field,
-                format!("keys must be 1 to {MAX_ID_LEN} bytes"),
+                format!("keys must be 1 to {MAX_ATTRIBUTE_KEY_LEN} bytes"),
             ));
         }
         let value_path = format!("{field}[{key:?}]");

@@ -15,10 +15,9 @@ mod decisions;
 use std::collections::HashMap;
 use std::fmt::Display;
 
-use authz_core::{Attributes, MAX_ID_LEN, PrincipalKind};
-use authz_proto::convert::{
-    Consistency, FieldViolation, MAX_BULK_ITEMS, validate_bulk, validate_check,
-};
+use authz_core::limits::MAX_BULK_ITEMS;
+use authz_core::{Attributes, MAX_ID_LEN, Origin, PrincipalKind};
+use authz_proto::convert::{Consistency, FieldViolation, validate_bulk, validate_check};
 use authz_proto::pb;
 use pb::attribute_value::Kind;
 
@@ -278,30 +277,47 @@ fn every_id_is_at_most_256_bytes() {
     check_all(cases);
 }
 
-/// Control characters are refused in every id. Whitespace that is not a control character
-/// passes the edge: the policy loader refuses whitespace in ids, so such a request can only be
-/// denied (an unknown principal, resource or action), never allowed.
+/// Ids follow the policy's id rule (`authz_core::limits::check_id`): no whitespace and no
+/// control characters, in any id. A policy can never declare such an id, so the edge refuses
+/// the request as `INVALID_ARGUMENT` instead of letting it be denied as unknown.
 #[test]
-fn ids_refuse_control_characters_and_let_other_whitespace_through() {
+fn ids_refuse_whitespace_and_control_characters() {
     let mut cases = Vec::new();
     for (field, set) in IDS {
-        let case = format!("{field} with a newline");
-        cases.push((case, with(|m| set(m, "a\nb".into())), refused(field)));
+        for (what, id) in [
+            ("a space", "a b"),
+            ("a newline", "a\nb"),
+            ("a no-break space", "a\u{a0}b"),
+            ("a leading space", " ab"),
+            ("a trailing tab", "ab\t"),
+        ] {
+            let case = format!("{field} with {what}");
+            cases.push((case, with(|m| set(m, id.into())), refused(field)));
+        }
+        // Punctuation is not whitespace: ids like `p-100`, `user:ana` or `a.b@c` stay valid.
+        let case = format!("{field} with punctuation");
+        cases.push((case, with(|m| set(m, "p-1_a.b:c@d".into())), Accepted));
     }
-    // C0 and C1 controls and DEL; tab, newline and NEL are controls too.
-    for control in [
-        '\0', '\t', '\n', '\r', '\u{1b}', '\u{7f}', '\u{85}', '\u{9f}',
+    // Every kind of whitespace and control: C0 and C1 controls and DEL; Unicode spaces,
+    // separators and the ideographic space.
+    for odd in [
+        '\0', '\t', '\n', '\r', '\u{1b}', '\u{7f}', '\u{85}', '\u{9f}', ' ', '\u{a0}', '\u{2028}',
+        '\u{2029}', '\u{3000}',
     ] {
-        let id = format!("rita{control}");
-        let case = format!("principal.id with {control:?}");
+        let id = format!("rita{odd}");
+        let case = format!("principal.id with {odd:?}");
         cases.push((case, with(|m| who(m).id = id), refused("principal.id")));
     }
-    for space in [' ', '\u{a0}', '\u{2028}', '\u{3000}'] {
-        let id = format!("rita{space}");
-        let case = format!("principal.id with {space:?}");
-        cases.push((case, with(|m| who(m).id = id), Accepted));
-    }
     check_all(cases);
+
+    // The description is the id rule's own.
+    let message = with(|m| who(m).id = "rita smith".into());
+    assert_eq!(
+        validate_check(&message, "items[2]")
+            .map(drop)
+            .map_err(|v| v.to_string()),
+        Err("`items[2].principal.id`: must not contain whitespace or control characters".into())
+    );
 }
 
 #[test]
@@ -359,9 +375,15 @@ fn principals_and_consistency_convert_as_sent() {
         (actor.kind, actor.id, actor.session_id, actor.api_key_id),
         (PrincipalKind::Service, "rita", Some("s-1"), Some("k-1"))
     );
-    assert_eq!((actor.token_version, actor.platform), (Some(4), true));
-    let delegator = valid.on_behalf_of.map(|d| (d.kind, d.id, d.platform));
-    assert_eq!(delegator, Some((PrincipalKind::User, "tess", false)));
+    assert_eq!(
+        (actor.token_version, actor.origin),
+        (Some(4), Origin::Platform)
+    );
+    let delegator = valid.on_behalf_of.map(|d| (d.kind, d.id, d.origin));
+    assert_eq!(
+        delegator,
+        Some((PrincipalKind::User, "tess", Origin::Tenant))
+    );
     assert_eq!(
         (
             valid.explain,

@@ -138,7 +138,7 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
                 error: authz_core::PolicyError::InvalidId {
                     what: "platform tenant",
                     id: policy.tenant.id.clone(),
-                    why: "the platform policy must use the reserved id `platform`",
+                    why: "the platform policy must use the reserved id `platform`".into(),
                 },
             });
         }

@@ -19,20 +19,8 @@ pub fn tenant_id(field: &str, id: &str) -> Result<(), StoreError> {
 }
 
 fn check_id(field: &str, id: &str) -> Result<(), StoreError> {
-    let why = if id.is_empty() {
-        "must not be empty".to_owned()
-    } else if id.len() > authz_core::MAX_ID_LEN {
-        format!(
-            "must be at most {} bytes, got {}",
-            authz_core::MAX_ID_LEN,
-            id.len()
-        )
-    } else if id.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        "must not contain whitespace or control characters".to_owned()
-    } else {
-        return Ok(());
-    };
-    Err(StoreError::invalid_input(field, why))
+    authz_core::limits::check_id(id)
+        .map_err(|why| StoreError::invalid_input(field, why.to_string()))
 }
 
 /// A batch of relationship writes against the tenant's catalog: at least one, at most

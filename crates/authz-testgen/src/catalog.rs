@@ -168,6 +168,27 @@ pub fn covers(pattern: &str, permission: &str) -> bool {
     }
 }
 
+/// Whether a principal can ever hold `relation` on a resource of type `type_name`: the type
+/// declares it as a subject relation, or a container type it sits in does, transitively. A
+/// `related:` scope on a permission whose type cannot hold its relation is a load error (a
+/// pattern keeps the permissions whose type can). Containers come before what they contain,
+/// so the walk ends.
+pub fn can_hold(type_name: &str, relation: &str) -> bool {
+    type_def(type_name).is_some_and(|def| {
+        def.relations.iter().any(|(name, target)| match target {
+            Target::User => *name == relation,
+            Target::Container(container) => can_hold(container, relation),
+        })
+    })
+}
+
+/// Whether a principal can ever hold `relation` on what `permission` acts on.
+pub fn permission_can_hold(permission: &str, relation: &str) -> bool {
+    permission
+        .split_once('.')
+        .is_some_and(|(type_name, _)| can_hold(type_name, relation))
+}
+
 /// The category and feature of `permission`, if it is in the catalog.
 pub fn action_def(permission: &str) -> Option<(&'static str, Option<&'static str>)> {
     let (type_name, action) = permission.split_once('.')?;
@@ -270,6 +291,31 @@ mod tests {
                 pattern.matches('*').count(),
                 1,
                 "one wildcard per pattern: {pattern}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_relation_is_held_on_its_type_and_on_everything_inside_its_containers() {
+        let cases = [
+            ("patient", "assignee", true),
+            ("document", "author", true),
+            // Through a container: a document sits in a patient, a claim in a queue.
+            ("document", "assignee", true),
+            ("claim", "assignee", true),
+            ("patient", "author", false),
+            ("claim", "author", false),
+            // Containers of containers declare no subject relation.
+            ("location", "assignee", false),
+            ("region", "assignee", false),
+            // A container relation is not one a principal holds.
+            ("patient", "location", false),
+        ];
+        for (type_name, relation, want) in cases {
+            assert_eq!(
+                can_hold(type_name, relation),
+                want,
+                "{type_name} {relation}"
             );
         }
     }

@@ -34,8 +34,10 @@ struct HeldGrant {
 }
 
 /// The grants role `role` holds for `permission`, in the order the documentation gives: the
-/// parent's (unless this role removes the permission), then its own, then a locked grant its
-/// role type always keeps (tenant-wide, unconditional) unless it already holds one such.
+/// parent's (unless this role removes the permission), then its own (a `related:` grant only
+/// where the permission's resources can hold the relation), then a locked grant its
+/// role type always keeps (with the locked grant's scope, unconditional) unless it already
+/// holds one that is tenant-wide and unconditional.
 fn held_grants(world: &World, role: usize, permission: &str) -> Vec<HeldGrant> {
     let def = &world.roles[role];
     let removed = def
@@ -46,10 +48,15 @@ fn held_grants(world: &World, role: usize, permission: &str) -> Vec<HeldGrant> {
         Some(parent) if !removed => held_grants(world, parent, permission),
         _ => Vec::new(),
     };
+    // A `related:` grant covers only the permissions whose resources can hold its relation.
+    let reaches = |scope: ScopeDef| match scope {
+        ScopeDef::Related(relation) => catalog::permission_can_hold(permission, relation),
+        ScopeDef::Tenant | ScopeDef::Location => true,
+    };
     grants.extend(
         def.grants
             .iter()
-            .filter(|grant| catalog::covers(grant.permission, permission))
+            .filter(|grant| catalog::covers(grant.permission, permission) && reaches(grant.scope))
             .map(|grant| HeldGrant {
                 scope: grant.scope,
                 condition: grant.condition,
@@ -57,13 +64,17 @@ fn held_grants(world: &World, role: usize, permission: &str) -> Vec<HeldGrant> {
                 step_up: grant.step_up,
             }),
     );
-    let locked = world.locked && def.role_type == LOCKED.0 && permission == LOCKED.1;
+    let locked = world
+        .locked
+        .filter(|_| def.role_type == LOCKED.0 && permission == LOCKED.1);
     let held_fully = grants
         .iter()
         .any(|grant| grant.scope == ScopeDef::Tenant && grant.condition.is_none());
-    if locked && !held_fully {
+    if let Some(scope) = locked
+        && !held_fully
+    {
         grants.push(HeldGrant {
-            scope: ScopeDef::Tenant,
+            scope,
             condition: None,
             fields: BTreeMap::new(),
             step_up: false,

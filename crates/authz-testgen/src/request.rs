@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use authz_core::{AttrValue, Attributes, CheckRequest, PrincipalKind, PrincipalRef, ResourceRef};
+use authz_core::{
+    AttrValue, Attributes, CheckRequest, Origin, PrincipalKind, PrincipalRef, ResourceRef,
+};
 
 use crate::world::at_minute;
 
@@ -79,7 +81,7 @@ impl Request {
                 session_id: self.session_id.as_deref(),
                 api_key_id: self.api_key_id.as_deref(),
                 token_version: self.token_version,
-                platform: false,
+                origin: Origin::Tenant,
             },
             action: &self.action,
             resource: ResourceRef {

@@ -47,6 +47,16 @@ fn scope() -> impl Strategy<Value = ScopeDef> {
     ]
 }
 
+/// The scope of the locked `patient.view` ([`LOCKED`]): tenant-wide (the plain form) or one a
+/// patient can hold.
+fn locked_scope() -> impl Strategy<Value = ScopeDef> {
+    prop_oneof![
+        2 => Just(ScopeDef::Tenant),
+        1 => Just(ScopeDef::Location),
+        1 => Just(ScopeDef::Related("assignee")),
+    ]
+}
+
 fn visibility() -> impl Strategy<Value = FieldVisibility> {
     select(vec![
         FieldVisibility::Off,
@@ -65,11 +75,27 @@ fn grant() -> impl Strategy<Value = GrantDef> {
     )
         .prop_map(|(permission, scope, condition, fields, step_up)| GrantDef {
             permission,
-            scope,
+            scope: fitting_scope(permission, scope),
             condition,
             fields,
             step_up,
         })
+}
+
+/// `scope`, unless it is a `related:` scope no permission `permission` covers can ever hold
+/// (a load error): then `location`, so the tenant stays valid.
+fn fitting_scope(permission: &str, scope: ScopeDef) -> ScopeDef {
+    match scope {
+        ScopeDef::Related(relation)
+            if !PERMISSIONS.iter().any(|covered| {
+                catalog::covers(permission, covered)
+                    && catalog::permission_can_hold(covered, relation)
+            }) =>
+        {
+            ScopeDef::Location
+        }
+        scope => scope,
+    }
 }
 
 /// Role `position`, which may inherit from an earlier one.
@@ -396,7 +422,7 @@ pub fn world() -> impl Strategy<Value = World> {
             (
                 prop::bool::weighted(0.03),
                 prop::bool::weighted(0.6),
-                prop::bool::weighted(0.4),
+                prop::option::weighted(0.4, locked_scope()),
             ),
             (0..roles).map(role).collect::<Vec<_>>(),
             prop::collection::vec(principal(), principals),
@@ -417,7 +443,7 @@ pub fn world() -> impl Strategy<Value = World> {
                 )| {
                     // A role never removes what its role type always keeps (that policy would
                     // be refused at load, and the generator only makes valid tenants).
-                    if locked {
+                    if locked.is_some() {
                         for role in roles.iter_mut().filter(|role| role.role_type == LOCKED.0) {
                             role.remove
                                 .retain(|pattern| !catalog::covers(pattern, LOCKED.1));

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use authz_core::model::{
     ApiKey, Binding, BindingSource, Constraint, Delegation, Entitlements, Grant, GrantScope,
-    Principal, PrincipalStatus, Relationship, Role, Session, Tenant, TenantStatus,
+    LockedGrant, Principal, PrincipalStatus, Relationship, Role, Session, Tenant, TenantStatus,
 };
 use authz_core::{AttrValue, FieldVisibility, PrincipalKind, Snapshot, TenantPolicy};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -177,8 +177,10 @@ pub struct World {
     pub suspended: bool,
     /// The tenant has the feature `patient.export` needs.
     pub entitled_exports: bool,
-    /// `locked_grants: {admin: [patient.view]}`.
-    pub locked: bool,
+    /// What every `admin` role keeps of `patient.view` ([`LOCKED`]): nothing, the plain
+    /// `locked_grants: {admin: [patient.view]}` (`Some(ScopeDef::Tenant)`), or a locked grant
+    /// with another scope, `{admin: [{permission: patient.view, scope: …}]}`.
+    pub locked: Option<ScopeDef>,
     pub roles: Vec<RoleDef>,
     pub principals: Vec<PrincipalDef>,
     pub bindings: Vec<BindingDef>,
@@ -286,11 +288,22 @@ impl World {
                 custom_role_limit: None,
             },
             catalog: catalog::catalog(),
-            locked_grants: if self.locked {
-                BTreeMap::from([(LOCKED.0.to_owned(), vec![LOCKED.1.to_owned()])])
-            } else {
-                BTreeMap::new()
-            },
+            locked_grants: self
+                .locked
+                .map(|scope| {
+                    let entry = match scope {
+                        ScopeDef::Tenant => LockedGrant::from(LOCKED.1),
+                        scope => LockedGrant::Grant(grant(&GrantDef {
+                            permission: LOCKED.1,
+                            scope,
+                            condition: None,
+                            fields: BTreeMap::new(),
+                            step_up: false,
+                        })),
+                    };
+                    BTreeMap::from([(LOCKED.0.to_owned(), vec![entry])])
+                })
+                .unwrap_or_default(),
             roles: self.roles.iter().enumerate().map(role).collect(),
             constraints: self
                 .constraints

@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 
 use authz_core::model::{Relationship, Role};
 use authz_core::{
-    AttrValue, Attributes, CheckRequest, Decision, ExplainStep, PrincipalKind, PrincipalRef,
-    Reason, ResourceRef, Snapshot, TenantPolicy,
+    AttrValue, Attributes, CheckRequest, Decision, ExplainStep, Origin, PrincipalKind,
+    PrincipalRef, Reason, ResourceRef, Snapshot, TenantPolicy,
 };
 use chrono::{DateTime, Utc};
 
@@ -91,7 +91,7 @@ pub(crate) fn provider_screening_policy() -> TenantPolicy {
 pub(crate) struct Ask<'a> {
     pub(crate) principal: &'a str,
     pub(crate) kind: PrincipalKind,
-    pub(crate) platform: bool,
+    pub(crate) origin: Origin,
     pub(crate) session: Option<&'a str>,
     pub(crate) api_key: Option<&'a str>,
     pub(crate) token_version: Option<u64>,
@@ -111,7 +111,7 @@ pub(crate) fn ask<'a>(principal: &'a str, permission: &'a str, resource: &'a str
     Ask {
         principal,
         kind: PrincipalKind::User,
-        platform: false,
+        origin: Origin::Tenant,
         session: None,
         api_key: None,
         token_version: None,
@@ -132,7 +132,7 @@ impl<'a> Ask<'a> {
     }
 
     pub(crate) fn platform(mut self) -> Self {
-        self.platform = true;
+        self.origin = Origin::Platform;
         self
     }
 
@@ -184,7 +184,10 @@ impl<'a> Ask<'a> {
     pub(crate) fn describe(&self) -> String {
         let mut text = format!(
             "{}{} {} on {}",
-            if self.platform { "platform:" } else { "" },
+            match self.origin {
+                Origin::Tenant => "",
+                Origin::Platform => "platform:",
+            },
             self.principal,
             self.permission,
             self.resource
@@ -221,7 +224,7 @@ fn principal_ref<'a>(ask: &Ask<'a>, id: &'a str) -> PrincipalRef<'a> {
         session_id: ask.session,
         api_key_id: ask.api_key,
         token_version: ask.token_version,
-        platform: ask.platform,
+        origin: ask.origin,
     }
 }
 

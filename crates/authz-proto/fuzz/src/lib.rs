@@ -40,7 +40,7 @@ pub fn check_request(snapshot: &Snapshot, data: &[u8]) {
     if let Ok(message) = pb::CheckBulkRequest::decode(data)
         && let Ok(checks) = convert::validate_bulk(&message)
     {
-        assert!(checks.len() <= convert::MAX_BULK_ITEMS);
+        assert!(checks.len() <= authz_core::limits::MAX_BULK_ITEMS);
         for check in &checks {
             decide(snapshot, check);
         }

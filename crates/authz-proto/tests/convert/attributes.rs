@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
-use authz_core::{AttrValue, MAX_ID_LEN};
-use authz_proto::convert::{
-    MAX_ATTRIBUTE_DEPTH, MAX_ATTRIBUTE_VALUES, MAX_ATTRIBUTES, MAX_LIST_LEN, MAX_STRING_LEN,
+use authz_core::AttrValue;
+use authz_core::limits::{
+    MAX_ATTRIBUTE_DEPTH, MAX_ATTRIBUTE_KEY_LEN, MAX_ATTRIBUTE_VALUES, MAX_ATTRIBUTES, MAX_LIST_LEN,
+    MAX_STRING_LEN,
 };
 use authz_proto::pb;
 use chrono::{DateTime, Utc};
@@ -36,12 +37,12 @@ fn attribute_keys_are_1_to_256_bytes() {
     let key = |len: usize| "k".repeat(len);
     #[rustfmt::skip]
     let cases = vec![
-        ("key of MAX_ID_LEN bytes", ctx(&key(MAX_ID_LEN), int(1)), Accepted),
-        ("key of MAX_ID_LEN + 1 bytes", ctx(&key(MAX_ID_LEN + 1), int(1)), refused("context")),
+        ("key of MAX_ATTRIBUTE_KEY_LEN bytes", ctx(&key(MAX_ATTRIBUTE_KEY_LEN), int(1)), Accepted),
+        ("key of MAX_ATTRIBUTE_KEY_LEN + 1 bytes", ctx(&key(MAX_ATTRIBUTE_KEY_LEN + 1), int(1)), refused("context")),
         ("empty key", ctx("", int(1)), refused("context")),
         ("empty attribute key", attr("", int(1)), refused("resource.attributes")),
-        ("nested key of MAX_ID_LEN bytes", ctx("m", map(one(&key(MAX_ID_LEN), int(1)))), Accepted),
-        ("nested key of MAX_ID_LEN + 1 bytes", ctx("m", map(one(&key(MAX_ID_LEN + 1), int(1)))), refused(r#"context["m"]"#)),
+        ("nested key of MAX_ATTRIBUTE_KEY_LEN bytes", ctx("m", map(one(&key(MAX_ATTRIBUTE_KEY_LEN), int(1)))), Accepted),
+        ("nested key of MAX_ATTRIBUTE_KEY_LEN + 1 bytes", ctx("m", map(one(&key(MAX_ATTRIBUTE_KEY_LEN + 1), int(1)))), refused(r#"context["m"]"#)),
         ("nested empty key", ctx("m", map(one("", int(1)))), refused(r#"context["m"]"#)),
     ];
     check_all(cases);
