@@ -9,14 +9,12 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use authz_admin::Admin;
 use authz_clock::FixedClock;
 use authz_core::TenantPolicy;
 use authz_core::model::PLATFORM_TENANT_ID;
-use authz_pdp::{DecisionPoint, TenantRegistry};
 use authz_proto::pb;
 use authz_proto::pb::authorization_service_client::AuthorizationServiceClient;
-use authz_server::DEMO_POLICY;
+use authz_server::{DEMO_POLICY, ServeConfig};
 use authz_store::{InMemoryStore, Store};
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
@@ -60,7 +58,7 @@ impl TestServer {
 
     /// Serves these tenant policies with the clock stopped at `now`.
     pub async fn serve(mut policies: Vec<TenantPolicy>, now: DateTime<Utc>) -> TestServer {
-        let store = Arc::new(InMemoryStore::new());
+        let store: Arc<dyn Store> = Arc::new(InMemoryStore::new());
         // The platform policy first: tenants compile its bindings in.
         policies.sort_by_key(|policy| policy.tenant.id != PLATFORM_TENANT_ID);
         let mut revisions = std::collections::HashMap::new();
@@ -73,29 +71,40 @@ impl TestServer {
             };
             revisions.insert(id, written.expect("test policy compiles"));
         }
-        let registry = TenantRegistry::load(&*store).await.expect("registry loads");
-        let point = Arc::new(DecisionPoint::new(
-            Arc::new(registry),
-            store.clone(),
-            FixedClock(now),
-            CONSISTENCY_WAIT,
-        ));
-        let admin = Arc::new(Admin::new(store, Arc::clone(&point), FixedClock(now)));
+        TestServer::over(store, now, revisions).await
+    }
+
+    /// Serves whatever `store` holds, following it, with the clock stopped at `now`.
+    pub async fn over(
+        store: Arc<dyn Store>,
+        now: DateTime<Utc>,
+        revisions: std::collections::HashMap<String, u64>,
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a free port");
         let address = listener.local_addr().expect("bound address");
         let (shutdown, stopped) = oneshot::channel::<()>();
+        let (loaded, ready) = oneshot::channel::<()>();
+        let config = ServeConfig {
+            max_consistency_wait: CONSISTENCY_WAIT,
+            poll_interval: std::time::Duration::from_millis(200),
+            shutdown_grace: std::time::Duration::from_secs(2),
+        };
         let task = tokio::spawn(async move {
             let stop = async {
                 let _ = stopped.await;
             };
-            let grace = std::time::Duration::from_secs(2);
-            let result = authz_server::serve(listener, point, admin, stop, grace).await;
+            let announce = move || {
+                let _ = loaded.send(());
+            };
+            let result =
+                authz_server::run(store, FixedClock(now), config, listener, announce, stop).await;
             if let Err(error) = result {
                 eprintln!("test server failed: {error}");
             }
         });
+        ready.await.expect("the test server loads its tenants");
         TestServer {
             address,
             shutdown: Some(shutdown),

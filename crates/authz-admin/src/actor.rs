@@ -70,6 +70,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_admin_action_is_in_the_catalog_it_is_checked_against() {
+        use authz_core::admin_catalog::{PLATFORM_ADMIN_ACTIONS, TENANT_ADMIN_ACTIONS};
+        let all = [
+            AdminAction::ReadTenant,
+            AdminAction::ExportPolicy,
+            AdminAction::ImportPolicy,
+            AdminAction::ReadRelationships,
+            AdminAction::WriteRelationships,
+            AdminAction::CreateTenant,
+            AdminAction::UpdateTenantStatus,
+            AdminAction::ListTenants,
+        ];
+        for action in all {
+            let list = if action.is_platform_wide() {
+                PLATFORM_ADMIN_ACTIONS
+            } else {
+                TENANT_ADMIN_ACTIONS
+            };
+            assert!(list.contains(&action.action()), "{action:?}");
+        }
+        assert_eq!(
+            all.len(),
+            PLATFORM_ADMIN_ACTIONS.len() + TENANT_ADMIN_ACTIONS.len()
+        );
+    }
+
+    #[test]
     fn a_secret_hashes_to_its_hex_sha256() {
         assert_eq!(
             secret_hash("abc"),

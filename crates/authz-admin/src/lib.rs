@@ -6,6 +6,4 @@ mod actor;
 mod service;
 
 pub use actor::{Actor, AdminAction, secret_hash};
-pub use service::{
-    AUTHZ_RESOURCE_TYPE, Admin, AdminError, BOOTSTRAP_KEY_MIN_LEN, bootstrap_platform,
-};
+pub use service::{Admin, AdminError, BOOTSTRAP_KEY_MIN_LEN, bootstrap_platform};

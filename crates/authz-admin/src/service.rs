@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use authz_clock::Clock;
+use authz_core::admin_catalog::ADMIN_RESOURCE_TYPE;
 use authz_core::model::{
     ApiKey, Binding, Grant, PLATFORM_TENANT_ID, Principal, PrincipalKind, Role, Tenant,
     TenantStatus,
@@ -142,7 +143,7 @@ impl<C: Clock> Admin<C> {
             on_behalf_of: None,
             action: action.action(),
             resource: ResourceRef {
-                resource_type: AUTHZ_RESOURCE_TYPE,
+                resource_type: ADMIN_RESOURCE_TYPE,
                 id: target,
                 attributes: &attributes,
             },
@@ -310,9 +311,6 @@ impl<C: Clock> Admin<C> {
     }
 }
 
-/// The resource type of the admin permissions, built into every catalog.
-pub const AUTHZ_RESOURCE_TYPE: &str = "authz";
-
 /// Gives a fresh database its first platform admin: principal `bootstrap-admin` holding every
 /// admin permission in every tenant, through API key `bootstrap` whose secret is `secret`.
 /// Does nothing (returns `false`) once the platform has any API key: a bootstrap secret left in
@@ -351,7 +349,7 @@ pub async fn bootstrap_platform(store: &dyn Store, secret: &str) -> Result<bool,
             role_type: ROLE.to_owned(),
             description: "Every admin permission in every tenant (created by bootstrap)".to_owned(),
             grants: vec![Grant {
-                permission: Some(format!("{AUTHZ_RESOURCE_TYPE}.*")),
+                permission: Some(format!("{ADMIN_RESOURCE_TYPE}.*")),
                 ..Grant::default()
             }],
             built_in: true,
@@ -367,7 +365,7 @@ pub async fn bootstrap_platform(store: &dyn Store, secret: &str) -> Result<bool,
         display_name: "Bootstrap administrator".to_owned(),
         api_keys: vec![ApiKey {
             id: "bootstrap".to_owned(),
-            scopes: vec![format!("{AUTHZ_RESOURCE_TYPE}.*")],
+            scopes: vec![format!("{ADMIN_RESOURCE_TYPE}.*")],
             secret_hash: secret_hash(secret.trim()),
             ..ApiKey::default()
         }],

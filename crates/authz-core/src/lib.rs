@@ -5,6 +5,7 @@
 //! [`Snapshot::explain`] does the same while recording every step. Time is a parameter
 //! (`CheckRequest::now`) so tests control it.
 
+pub mod admin_catalog;
 pub mod attr;
 pub mod condition;
 pub mod consistency;

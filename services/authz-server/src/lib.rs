@@ -22,7 +22,8 @@ use tonic::transport::server::TcpIncoming;
 
 use authz_admin::Admin;
 use authz_clock::Clock;
-use authz_pdp::DecisionPoint;
+use authz_pdp::{DecisionPoint, Follower, StoreRevisions, TenantRegistry};
+use authz_store::Store;
 
 /// The demo tenant served when no policy is given: the home-health agency of seed 003.
 pub const DEMO_POLICY: &str = include_str!("../../../deploy/examples/home-health.yaml");
@@ -38,6 +39,75 @@ pub enum ServeError {
 
 /// How long open connections may drain after shutdown begins before the server stops anyway.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// How a server follows its store and answers.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeConfig {
+    /// Longest a check waits for this replica to reach the revision it asked for.
+    pub max_consistency_wait: Duration,
+    /// How often every tenant's revision is compared with the store.
+    pub poll_interval: Duration,
+    /// How long open connections may drain after shutdown begins.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            max_consistency_wait: authz_pdp::DEFAULT_MAX_CONSISTENCY_WAIT,
+            poll_interval: authz_pdp::DEFAULT_POLL_INTERVAL,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
+}
+
+/// Why a server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot load tenants: {0}")]
+    Load(#[from] authz_store::StoreError),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+}
+
+/// Everything a server is, over `store`: loads every tenant, calls `ready`, follows the store,
+/// and serves checks and admin calls on `listener` until `shutdown` resolves. Tenants that
+/// cannot load are logged and not served; the others are.
+pub async fn run<C: Clock>(
+    store: Arc<dyn Store>,
+    clock: C,
+    config: ServeConfig,
+    listener: TcpListener,
+    ready: impl FnOnce(),
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), RunError> {
+    let registry = Arc::new(TenantRegistry::default());
+    let follower = Arc::new(Follower::new(
+        Arc::clone(&store),
+        Arc::clone(&registry),
+        config.poll_interval,
+    ));
+    for (tenant, error) in follower.load_all().await? {
+        tracing::error!(%tenant, %error, "tenant not served: its checks deny tenant_unknown");
+    }
+    tracing::info!(tenants = registry.tenant_ids().len(), "tenants loaded");
+    ready();
+    let (stop_following, following_stopped) = tokio::sync::oneshot::channel::<()>();
+    let following = tokio::spawn(Arc::clone(&follower).run(async {
+        let _ = following_stopped.await;
+    }));
+    let point = Arc::new(DecisionPoint::new(
+        registry,
+        Arc::new(StoreRevisions(Arc::clone(&store))),
+        clock.clone(),
+        config.max_consistency_wait,
+    ));
+    let admin = Arc::new(Admin::new(store, Arc::clone(&point), clock));
+    let served = serve(listener, point, admin, shutdown, config.shutdown_grace).await;
+    let _ = stop_following.send(());
+    let _ = following.await;
+    Ok(served?)
+}
 
 /// Serves the gRPC API on `listener` until `shutdown` resolves, then drains open connections
 /// for at most `grace`: a client that keeps its connection open cannot hold a rollout hostage.

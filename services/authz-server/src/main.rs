@@ -4,13 +4,12 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use authz_admin::Admin;
 use authz_clock::SystemClock;
 use authz_core::model::PLATFORM_TENANT_ID;
 use authz_core::{Snapshot, TenantPolicy};
-use authz_pdp::{DecisionPoint, Follower, StoreRevisions, TenantRegistry};
-use authz_server::DEMO_POLICY;
+use authz_server::{DEMO_POLICY, ServeConfig};
 use authz_store::{InMemoryStore, Store};
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
@@ -135,48 +134,34 @@ async fn run(args: ServeArgs) -> Result<(), String> {
             tracing::info!("the platform already has API keys; the bootstrap key is not used");
         }
     }
-    let registry = Arc::new(TenantRegistry::default());
-    let follower = Arc::new(Follower::new(
-        store.clone(),
-        Arc::clone(&registry),
-        std::time::Duration::from_millis(args.poll_interval_ms),
-    ));
-    let failed = follower
-        .load_all()
-        .await
-        .map_err(|error| format!("cannot load tenants: {error}"))?;
-    for (tenant, error) in &failed {
-        tracing::error!(%tenant, %error, "tenant not served: its checks deny tenant_unknown");
-    }
-    tracing::info!(tenants = ?registry.tenant_ids(), "policies loaded");
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", args.listen))?;
     let bound = listener
         .local_addr()
         .map_err(|error| format!("cannot read the bound address: {error}"))?;
-    // The one line on stdout (logs go to stderr), machine-readable: with `--listen host:0`,
-    // whoever started the server learns the port from it, with no race for a free one. Nobody
-    // reading it (a closed pipe) is no reason not to serve, so a failed write is ignored.
-    let _ = writeln!(std::io::stdout(), "listening on {bound}");
-    let grace = std::time::Duration::from_secs(args.shutdown_grace_seconds);
-    let (stop_following, following_stopped) = tokio::sync::oneshot::channel::<()>();
-    let following = tokio::spawn(Arc::clone(&follower).run(async {
-        let _ = following_stopped.await;
-    }));
-    let point = Arc::new(DecisionPoint::new(
-        registry,
-        Arc::new(StoreRevisions(store.clone())),
+    let config = ServeConfig {
+        max_consistency_wait: Duration::from_millis(args.max_consistency_wait_ms),
+        poll_interval: Duration::from_millis(args.poll_interval_ms),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_seconds),
+    };
+    // Announced once the tenants are loaded: the one line on stdout (logs go to stderr),
+    // machine-readable. With `--listen host:0`, whoever started the server learns the port
+    // from it, with no race for a free one. Nobody reading it (a closed pipe) is no reason not
+    // to serve, so a failed write is ignored.
+    let ready = move || {
+        let _ = writeln!(std::io::stdout(), "listening on {bound}");
+    };
+    authz_server::run(
+        store,
         SystemClock,
-        std::time::Duration::from_millis(args.max_consistency_wait_ms),
-    ));
-    let admin = Arc::new(Admin::new(store, Arc::clone(&point), SystemClock));
-    let served = authz_server::serve(listener, point, admin, shutdown_signal(), grace)
-        .await
-        .map_err(|error| error.to_string());
-    let _ = stop_following.send(());
-    let _ = following.await;
-    served
+        config,
+        listener,
+        ready,
+        shutdown_signal(),
+    )
+    .await
+    .map_err(|error| error.to_string())
 }
 
 async fn shutdown_signal() {

@@ -7,10 +7,14 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::ids::validate_id;
+use crate::admin_catalog::{
+    ADMIN_CATEGORY, ADMIN_RESOURCE_TYPE, PLATFORM_ADMIN_ACTIONS, TENANT_ADMIN_ACTIONS,
+};
 use crate::decision::FieldVisibilities;
 use crate::error::PolicyError;
 use crate::model::{
-    FieldVisibility, ResourceType, SensitivityClass, TenantPolicy, split_typed_ref,
+    FieldVisibility, PLATFORM_TENANT_ID, ResourceType, SensitivityClass, TenantPolicy,
+    split_typed_ref,
 };
 
 pub(crate) type PermId = u32;
@@ -155,9 +159,9 @@ impl Catalog<'_> {
     /// Whether a principal can ever hold `relation` on a resource `perm` acts on.
     pub(super) fn can_hold(&self, perm: PermId, relation: RelationId) -> bool {
         let resource_type = self.perms[perm as usize].resource_type;
-        self.holdable[resource_type as usize]
-            .binary_search(&relation)
-            .is_ok()
+        self.holdable
+            .get(resource_type as usize)
+            .is_some_and(|held| held.binary_search(&relation).is_ok())
     }
 
     /// Whether `key` of a grant's `fields` names a sensitivity class or a classified field.
@@ -215,12 +219,15 @@ pub(super) fn compile_catalog(policy: &TenantPolicy) -> Result<Catalog<'_>, Poli
             default_visibility,
         });
     }
+    add_admin_type(policy, &mut types, &mut type_index, &mut perms);
     let perm_index = perms
         .iter()
         .enumerate()
         .map(|(id, perm)| (Arc::clone(&perm.name), id as PermId))
         .collect();
-    let holdable = holdable_relations(catalog, &relations);
+    let mut holdable = holdable_relations(catalog, &relations);
+    // The admin type holds no relation.
+    holdable.resize_with(types.len(), Vec::new);
     Ok(Catalog {
         types,
         type_index,
@@ -232,10 +239,51 @@ pub(super) fn compile_catalog(policy: &TenantPolicy) -> Result<Catalog<'_>, Poli
     })
 }
 
+/// The built-in `authz` type: the admin actions on a tenant, and on the platform's catalog the
+/// platform-wide ones too. Not a container, no relations, no classified fields.
+fn add_admin_type(
+    policy: &TenantPolicy,
+    types: &mut Vec<ResourceTypeEntry>,
+    type_index: &mut FxHashMap<Box<str>, u32>,
+    perms: &mut Vec<PermissionEntry>,
+) {
+    let type_id = types.len() as u32;
+    let platform_wide: &[&str] = if policy.tenant.id == PLATFORM_TENANT_ID {
+        PLATFORM_ADMIN_ACTIONS
+    } else {
+        &[]
+    };
+    let mut actions = FxHashMap::default();
+    for action in TENANT_ADMIN_ACTIONS.iter().chain(platform_wide) {
+        actions.insert((*action).into(), perms.len() as PermId);
+        perms.push(PermissionEntry {
+            name: Arc::from(format!("{ADMIN_RESOURCE_TYPE}.{action}").as_str()),
+            resource_type: type_id,
+            category: Arc::from(ADMIN_CATEGORY),
+            feature: None,
+            entitled: true,
+        });
+    }
+    type_index.insert(ADMIN_RESOURCE_TYPE.into(), type_id);
+    types.push(ResourceTypeEntry {
+        container: false,
+        actions,
+        classified_fields: Vec::new(),
+        default_visibility: Arc::from([]),
+    });
+}
+
 /// `patient.view` names type `patient` and action `view`; `location:north` names a container.
 /// A type whose name holds `.` or `:` would make those ambiguous.
 fn check_type_name(type_name: &str) -> Result<(), PolicyError> {
     validate_id("resource type", type_name)?;
+    if type_name == ADMIN_RESOURCE_TYPE {
+        return Err(PolicyError::InvalidId {
+            what: "resource type",
+            id: type_name.to_owned(),
+            why: "is reserved for the built-in admin permissions (`authz.import_policy`, …)".into(),
+        });
+    }
     if type_name.contains('.') || type_name.contains(':') {
         return Err(PolicyError::InvalidId {
             what: "resource type",
