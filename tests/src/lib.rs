@@ -6,6 +6,8 @@
     reason = "test kit: a setup that fails must stop the test loudly"
 )]
 
+pub mod proxy;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 

@@ -156,8 +156,7 @@ async fn every_call(
                         pb::ImportPolicyRequest {
                             tenant_id: tenant.into(),
                             format: "yaml".into(),
-                            document: clinic(tenant, ADA_SECRET)
-                                .into_bytes(),
+                            document: clinic(tenant, ADA_SECRET).into_bytes(),
                             dry_run: false,
                             expected_revision: None,
                         },

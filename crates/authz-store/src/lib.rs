@@ -39,6 +39,18 @@ pub trait Store: std::fmt::Debug + Send + Sync + 'static {
     /// Every tenant's current revision, the platform's included, in one read: how a follower
     /// finds what it missed (and tenants created or gone) without asking tenant by tenant.
     async fn revisions(&self) -> Result<Vec<(String, u64)>, StoreError>;
+    /// A tenant's policy without its relationships (left empty), at its current revision: what
+    /// a replica reloads when the policy part changed, without reading every relationship.
+    async fn load_policy(&self, tenant_id: &str) -> Result<Option<StoredTenant>, StoreError> {
+        Ok(self.load_tenant(tenant_id).await?.map(|stored| {
+            let mut policy = (*stored.policy).clone();
+            policy.relationships = Vec::new();
+            StoredTenant {
+                policy: std::sync::Arc::new(policy),
+                revision: stored.revision,
+            }
+        }))
+    }
     /// The revision of `tenant_id`'s latest committed write (`None`: no such tenant) — what a
     /// `fully_consistent` check must be decided at.
     async fn revision(&self, tenant_id: &str) -> Result<Option<u64>, StoreError>;

@@ -130,6 +130,14 @@ impl Store for InMemoryStore {
         }))
     }
 
+    async fn load_policy(&self, tenant_id: &str) -> Result<Option<StoredTenant>, StoreError> {
+        let inner = self.inner.read().await;
+        Ok(inner.get(tenant_id).map(|entry| StoredTenant {
+            policy: Arc::new(entry.policy.clone()),
+            revision: entry.revision,
+        }))
+    }
+
     async fn revisions(&self) -> Result<Vec<(String, u64)>, StoreError> {
         let inner = self.inner.read().await;
         Ok(inner
