@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 use authz_proto::pb;
 use authz_proto::pb::authorization_service_client::AuthorizationServiceClient;
 use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
 
 /// Most requests one run may send.
 pub const MAX_REQUESTS: u64 = 5_000_000;
@@ -33,6 +36,19 @@ pub struct LoadConfig {
     pub duration: Duration,
     /// Checks per request: 1 sends `Check`, more send `CheckBulk` with that many items.
     pub batch: usize,
+    /// What each request is.
+    pub rpc: Rpc,
+}
+
+/// The RPC a run sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rpc {
+    /// The workload's questions, as `Check` (or `CheckBulk`), every answer verified.
+    #[default]
+    Check,
+    /// `grpc.health.v1.Health/Check` on the same endpoint: the no-op floor (HTTP/2, protobuf,
+    /// scheduling, loopback) that every `Check` pays before the engine runs.
+    HealthFloor,
 }
 
 /// One question of the workload and the decision it must get.
@@ -247,9 +263,10 @@ pub async fn run(config: &LoadConfig, workload: &[Question]) -> Result<LoadRepor
     let deadline = started + duration;
     let mut callers = Vec::with_capacity(config.concurrency);
     for caller in 0..config.concurrency {
-        let client = AuthorizationServiceClient::new(channels[caller % channels.len()].clone());
+        let channel = channels[caller % channels.len()].clone();
         callers.push(tokio::spawn(call_until_done(
-            client,
+            config.rpc,
+            channel,
             Arc::clone(&workload),
             Arc::clone(&issued),
             requests,
@@ -299,7 +316,8 @@ struct Tally {
 }
 
 async fn call_until_done(
-    mut client: AuthorizationServiceClient<Channel>,
+    rpc: Rpc,
+    channel: Channel,
     workload: Arc<[Question]>,
     issued: Arc<AtomicU64>,
     requests: u64,
@@ -309,7 +327,29 @@ async fn call_until_done(
 ) -> Tally {
     let mut tally = Tally::default();
     let mut next = caller;
+    let mut client = AuthorizationServiceClient::new(channel.clone());
+    let mut health = HealthClient::new(channel);
     while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < requests {
+        if rpc == Rpc::HealthFloor {
+            let sent = Instant::now();
+            let answer = health
+                .check(HealthCheckRequest {
+                    service: "authz.v1.AuthorizationService".to_owned(),
+                })
+                .await;
+            let latency = sent.elapsed();
+            tally.requests += 1;
+            match answer {
+                Ok(answer) if answer.get_ref().status == ServingStatus::Serving as i32 => {
+                    tally
+                        .latencies_ns
+                        .push(latency.as_nanos().min(u128::from(u64::MAX)) as u64);
+                }
+                Ok(_) => tally.wrong_answers += 1,
+                Err(_) => tally.errors += 1,
+            }
+            continue;
+        }
         let questions: Vec<&Question> = (0..batch)
             .map(|offset| &workload[(next + offset) % workload.len()])
             .collect();

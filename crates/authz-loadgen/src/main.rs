@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use authz_loadgen::{LoadConfig, demo_workload, run};
+use authz_loadgen::{LoadConfig, LoadReport, Rpc, demo_workload, run};
 use clap::Parser;
 
 #[derive(Debug, Parser)]
@@ -36,6 +36,27 @@ struct Cli {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// Skip the `grpc.health.v1` floor run that is otherwise measured first.
+    #[arg(long)]
+    no_floor: bool,
+}
+
+fn print(label: &str, report: &LoadReport) {
+    let l = report.latency_us;
+    println!(
+        "{label}: {} requests ({} checks) in {:.2}s: {:.0} req/s, {:.0} checks/s; {} errors, {} wrong answers",
+        report.requests,
+        report.checks,
+        report.elapsed.as_secs_f64(),
+        report.requests_per_second(),
+        report.checks_per_second(),
+        report.errors,
+        report.wrong_answers
+    );
+    println!(
+        "{label}: latency µs: p50 {:.0}  p90 {:.0}  p99 {:.0}  p99.9 {:.0}  max {:.0}",
+        l.p50, l.p90, l.p99, l.p999, l.max
+    );
 }
 
 #[tokio::main]
@@ -49,6 +70,7 @@ async fn main() -> ExitCode {
         requests: cli.warmup,
         duration: Duration::from_secs(cli.seconds),
         batch: cli.batch,
+        rpc: Rpc::Check,
     };
     if cli.warmup > 0
         && let Err(error) = run(&config, &workload).await
@@ -57,6 +79,23 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     config.requests = cli.requests;
+    // The floor first, on the same endpoint with the same callers: what any RPC costs here.
+    let floor = if cli.no_floor {
+        None
+    } else {
+        let floor_config = LoadConfig {
+            rpc: Rpc::HealthFloor,
+            batch: 1,
+            ..config.clone()
+        };
+        match run(&floor_config, &workload).await {
+            Ok(report) => Some(report),
+            Err(error) => {
+                eprintln!("authz-loadgen: {error}");
+                return ExitCode::from(2);
+            }
+        }
+    };
     let report = match run(&config, &workload).await {
         Ok(report) => report,
         Err(error) => {
@@ -65,25 +104,29 @@ async fn main() -> ExitCode {
         }
     };
     if cli.json {
-        println!("{}", report.to_json());
+        println!(
+            "{}",
+            serde_json::json!({
+                "floor": floor.as_ref().map(LoadReport::to_json),
+                "check": report.to_json(),
+            })
+        );
     } else {
-        let l = report.latency_us;
-        println!(
-            "{} requests ({} checks) in {:.2}s: {:.0} req/s, {:.0} checks/s; {} errors, {} wrong answers",
-            report.requests,
-            report.checks,
-            report.elapsed.as_secs_f64(),
-            report.requests_per_second(),
-            report.checks_per_second(),
-            report.errors,
-            report.wrong_answers
-        );
-        println!(
-            "latency µs: p50 {:.0}  p90 {:.0}  p99 {:.0}  p99.9 {:.0}  max {:.0}",
-            l.p50, l.p90, l.p99, l.p999, l.max
-        );
+        if let Some(floor) = &floor {
+            print("health floor", floor);
+        }
+        print("check", &report);
+        if let Some(floor) = &floor {
+            println!(
+                "check/floor: throughput {:.2}, p50 {:.2}, p99 {:.2}",
+                report.requests_per_second() / floor.requests_per_second().max(f64::EPSILON),
+                report.latency_us.p50 / floor.latency_us.p50.max(f64::EPSILON),
+                report.latency_us.p99 / floor.latency_us.p99.max(f64::EPSILON),
+            );
+        }
     }
-    if report.errors > 0 || report.wrong_answers > 0 {
+    let failed = |report: &LoadReport| report.errors > 0 || report.wrong_answers > 0;
+    if failed(&report) || floor.as_ref().is_some_and(failed) {
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS

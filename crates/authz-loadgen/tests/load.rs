@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use authz_loadgen::{LoadConfig, demo_workload, run};
+use authz_loadgen::{LoadConfig, Rpc, demo_workload, run};
 use authz_tests::TestServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -16,6 +16,7 @@ async fn a_short_run_gets_every_answer_right() {
             requests: 400,
             duration: Duration::from_secs(30),
             batch,
+            rpc: Rpc::Check,
         };
         let report = run(&config, &demo_workload()).await.expect("run starts");
         assert_eq!(report.requests, 400, "the request bound is exact");
@@ -45,6 +46,7 @@ async fn a_wrong_expectation_is_counted_not_hidden() {
         requests: 70,
         duration: Duration::from_secs(30),
         batch: 1,
+        rpc: Rpc::Check,
     };
     let report = run(&config, &workload).await.expect("run starts");
     assert_eq!(report.wrong_answers, 70);
@@ -60,6 +62,7 @@ async fn the_deadline_stops_a_run_and_bad_settings_are_refused() {
         requests: u64::MAX,
         duration: Duration::from_millis(300),
         batch: 1,
+        rpc: Rpc::Check,
     };
     let report = run(&config, &demo_workload()).await.expect("run starts");
     assert!(
@@ -87,4 +90,26 @@ async fn the_deadline_stops_a_run_and_bad_settings_are_refused() {
     )
     .await;
     assert!(unreachable.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_floor_is_measured_on_the_same_endpoint() {
+    let server = TestServer::demo().await;
+    let config = LoadConfig {
+        server: format!("http://{}", server.address),
+        concurrency: 2,
+        connections: 1,
+        requests: 100,
+        duration: Duration::from_secs(30),
+        batch: 1,
+        rpc: Rpc::HealthFloor,
+    };
+    let report = run(&config, &demo_workload()).await.expect("run starts");
+    assert_eq!(
+        (report.requests, report.errors, report.wrong_answers),
+        (100, 0, 0),
+        "every health check answered SERVING"
+    );
+    assert_eq!(report.checks, 0, "the floor decides nothing");
+    assert!(report.latency_us.p50 > 0.0);
 }

@@ -246,8 +246,9 @@ impl<'a, 'c> RoleCompiler<'a, 'c> {
 
     /// The permissions among `perms` whose resources a principal can ever hold `relation` on.
     /// A pattern keeps those (the others could never be allowed through this scope); when none
-    /// is left of a non-empty expansion — an exact permission, or a pattern that covers nothing
-    /// here — the grant is `refused`, or skipped when compiling leniently.
+    /// is left of a non-empty expansion (an exact permission that cannot hold it, or a pattern
+    /// none of whose permissions can) the grant is `refused`, or skipped when compiling
+    /// leniently.
     fn within_reach(
         &self,
         perms: Vec<PermId>,
