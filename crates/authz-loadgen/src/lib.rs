@@ -264,14 +264,17 @@ pub async fn run(config: &LoadConfig, workload: &[Question]) -> Result<LoadRepor
     let mut callers = Vec::with_capacity(config.concurrency);
     for caller in 0..config.concurrency {
         let channel = channels[caller % channels.len()].clone();
+        let plan = Plan {
+            rpc: config.rpc,
+            requests,
+            deadline,
+            batch: config.batch,
+        };
         callers.push(tokio::spawn(call_until_done(
-            config.rpc,
+            plan,
             channel,
             Arc::clone(&workload),
             Arc::clone(&issued),
-            requests,
-            deadline,
-            config.batch,
             caller,
         )));
     }
@@ -315,16 +318,28 @@ struct Tally {
     latencies_ns: Vec<u64>,
 }
 
-async fn call_until_done(
+/// What every caller of a run sends, and until when.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
     rpc: Rpc,
-    channel: Channel,
-    workload: Arc<[Question]>,
-    issued: Arc<AtomicU64>,
     requests: u64,
     deadline: Instant,
     batch: usize,
+}
+
+async fn call_until_done(
+    plan: Plan,
+    channel: Channel,
+    workload: Arc<[Question]>,
+    issued: Arc<AtomicU64>,
     caller: usize,
 ) -> Tally {
+    let Plan {
+        rpc,
+        requests,
+        deadline,
+        batch,
+    } = plan;
     let mut tally = Tally::default();
     let mut next = caller;
     let mut client = AuthorizationServiceClient::new(channel.clone());
