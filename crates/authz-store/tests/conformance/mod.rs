@@ -19,11 +19,13 @@
 
 mod feed;
 mod imports;
+mod keys;
 mod relationships;
 mod tenants;
 
 pub(crate) use feed::*;
 pub(crate) use imports::*;
+pub(crate) use keys::*;
 pub(crate) use relationships::*;
 pub(crate) use tenants::*;
 
@@ -52,7 +54,10 @@ macro_rules! suite {
             the_change_feed_splits_only_between_writes,
             commits_are_announced,
             concurrent_writes_to_one_tenant_get_consecutive_revisions,
-            nothing_written_to_one_tenant_shows_in_another
+            nothing_written_to_one_tenant_shows_in_another,
+            every_tenants_revision_is_read_at_once,
+            the_policy_part_is_loaded_without_relationships,
+            api_keys_are_found_by_the_hash_of_their_secret
         );
     };
     (@cases $make:expr; $($case:ident),* $(,)?) => {
