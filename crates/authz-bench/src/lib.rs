@@ -16,6 +16,7 @@
 
 pub mod cedar;
 pub mod differential;
+pub mod large;
 pub mod universe;
 
 use std::fmt;

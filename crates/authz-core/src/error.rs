@@ -112,4 +112,7 @@ pub enum PolicyError {
     EmptyConstraint(String),
     #[error("binding `{0}`: only platform bindings may list tenants")]
     TenantsOnTenantBinding(String),
+    /// [`crate::Snapshot::with_policy`] was given another tenant's policy.
+    #[error("the policy of tenant `{policy}` cannot replace that of tenant `{snapshot}`")]
+    OtherTenant { snapshot: String, policy: String },
 }

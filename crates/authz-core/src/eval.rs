@@ -5,6 +5,8 @@
 //! entitlement → constraints (forbid wins) → active bindings' grants whose scope and condition
 //! hold. Deny by default. Check and explain run this one function; only the tracer differs.
 
+use std::cell::OnceCell;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use cel::common::types::{CelString, CelTimestamp};
@@ -18,8 +20,8 @@ use crate::decision::{
 };
 use crate::model::{Origin, PrincipalKind, PrincipalStatus, TenantStatus};
 use crate::snapshot::{
-    CompiledBinding, CompiledGrant, CompiledPrincipal, NodeId, PermId, ResourceFacts, Scope,
-    Snapshot, all_full,
+    Ancestry, CompiledBinding, CompiledGrant, CompiledPrincipal, NodeFacts, PermId, RelationId,
+    Scope, Snapshot, all_full,
 };
 
 /// Who is asking, as the caller's token says.
@@ -77,8 +79,13 @@ struct Evaluation<'s, 'r> {
     request: &'r CheckRequest<'r>,
     now: i64,
     perm: PermId,
-    node: Option<NodeId>,
-    facts: Option<&'s ResourceFacts>,
+    /// The resource's type id.
+    type_id: u32,
+    /// The resource's node in the graph (`None` when no relationship names it), looked up on
+    /// first use: a tenant-wide grant never needs it.
+    node: OnceCell<Option<&'s NodeFacts>>,
+    /// The containers the resource sits in, walked on first use (see `snapshot::graph`).
+    ancestry: OnceCell<Ancestry<'s>>,
     resource_is_container: bool,
     /// CEL values of `resource`, `context` and `now`, each built on first use, borrowing the
     /// request.
@@ -236,24 +243,28 @@ impl Snapshot {
         request: &CheckRequest<'_>,
         trace: &mut T,
     ) -> Decision<'s> {
-        if self.tenant_status != TenantStatus::Active {
+        if self.policy.tenant_status != TenantStatus::Active {
             return self.deny(
                 trace,
                 "tenant",
                 Reason::TenantInactive,
-                format!("tenant `{}` is {:?}", self.tenant_id, self.tenant_status).to_lowercase(),
+                format!(
+                    "tenant `{}` is {:?}",
+                    self.policy.tenant_id, self.policy.tenant_status
+                )
+                .to_lowercase(),
             );
         }
         trace.step(|| {
             ExplainStep::new(
                 "tenant",
                 StepOutcome::Pass,
-                format!("tenant `{}` is active", self.tenant_id),
+                format!("tenant `{}` is active", self.policy.tenant_id),
             )
         });
 
         let resource = &request.resource;
-        let Some(type_id) = self.type_index.get(resource.resource_type).copied() else {
+        let Some(type_id) = self.policy.type_index.get(resource.resource_type).copied() else {
             return self.deny(
                 trace,
                 "permission",
@@ -264,7 +275,7 @@ impl Snapshot {
                 ),
             );
         };
-        let resource_type = &self.types[type_id as usize];
+        let resource_type = &self.policy.types[type_id as usize];
         let Some(perm) = resource_type.actions.get(request.action).copied() else {
             return self.deny(
                 trace,
@@ -276,7 +287,7 @@ impl Snapshot {
                 ),
             );
         };
-        let permission = &*self.perms[perm as usize].name;
+        let permission = &*self.policy.perms[perm as usize].name;
 
         let now = request.now.timestamp_micros();
         let actor = match self.authenticate(&request.principal, perm, now, trace) {
@@ -290,7 +301,7 @@ impl Snapshot {
             Some(delegator) => {
                 let found = (request.principal.origin == Origin::Tenant
                     && delegator.origin == Origin::Tenant)
-                    .then(|| self.delegations.get(actor.id.as_ref()))
+                    .then(|| self.policy.delegations.get(actor.id.as_ref()))
                     .flatten()
                     .and_then(|delegations| {
                         delegations.iter().find(|d| {
@@ -310,7 +321,7 @@ impl Snapshot {
                         ),
                     );
                 };
-                let subject = match self.principals.get(delegator.id) {
+                let subject = match self.policy.principals.get(delegator.id) {
                     Some(subject) if subject.kind == delegator.kind => subject,
                     _ => {
                         return self.deny(
@@ -349,7 +360,7 @@ impl Snapshot {
             }
         };
 
-        let entry = &self.perms[perm as usize];
+        let entry = &self.policy.perms[perm as usize];
         if !entry.entitled {
             return self.deny(
                 trace,
@@ -366,14 +377,14 @@ impl Snapshot {
                 .permission(permission)
         });
 
-        let node = self.nodes[type_id as usize].get(resource.id).copied();
         let mut evaluation = Evaluation {
             snapshot: self,
             request,
             now,
             perm,
-            node,
-            facts: node.map(|node| &self.facts[node as usize]),
+            type_id,
+            node: OnceCell::new(),
+            ancestry: OnceCell::new(),
             resource_is_container: resource_type.container,
             cel_resource: None,
             cel_context: None,
@@ -382,8 +393,8 @@ impl Snapshot {
 
         // Forbid wins: a constraint that applies to the actor or to the principal they act
         // for denies whatever the grants say.
-        for index in &self.constraints_by_perm[perm as usize] {
-            let constraint = &self.constraints[*index as usize];
+        for index in &self.policy.constraints_by_perm[perm as usize] {
+            let constraint = &self.policy.constraints[*index as usize];
             let applies = evaluation.constraint_applies(*index, actor, trace)
                 || (!std::ptr::eq(actor, subject)
                     && evaluation.constraint_applies(*index, subject, trace));
@@ -440,8 +451,8 @@ impl Snapshot {
         trace: &mut T,
     ) -> Result<&'s CompiledPrincipal, Box<Decision<'s>>> {
         let directory = match principal.origin {
-            Origin::Tenant => &self.principals,
-            Origin::Platform => &self.platform_principals,
+            Origin::Tenant => &self.policy.principals,
+            Origin::Platform => &self.policy.platform_principals,
         };
         let found = directory
             .get(principal.id)
@@ -459,7 +470,7 @@ impl Snapshot {
                     "{} `{}` is not a {whose} tenant `{}`",
                     principal.kind.as_str(),
                     principal.id,
-                    self.tenant_id
+                    self.policy.tenant_id
                 ),
             )));
         };
@@ -568,7 +579,7 @@ impl Snapshot {
                             Reason::ApiKeyScope,
                             format!(
                                 "api key `{key_id}` is not scoped for `{}`",
-                                self.perms[perm as usize].name
+                                self.policy.perms[perm as usize].name
                             ),
                         )));
                     }
@@ -603,23 +614,57 @@ impl Snapshot {
     }
 }
 
+/// Whether a principal holds a relation on the resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Held {
+    Yes,
+    No,
+    /// Not on the resource nor on the containers seen, but the resource sits in more
+    /// containers than a check walks (`Ancestry::truncated`): unknown.
+    NotSeen,
+}
+
 impl<'s> Evaluation<'s, '_> {
-    fn holds_relation(
-        &self,
-        relation: crate::snapshot::RelationId,
-        principal: &CompiledPrincipal,
-    ) -> bool {
+    fn node(&self) -> Option<&'s NodeFacts> {
+        *self.node.get_or_init(|| {
+            self.snapshot
+                .graph
+                .get(self.type_id, self.request.resource.id)
+        })
+    }
+
+    fn ancestry(&self) -> &Ancestry<'s> {
+        self.ancestry.get_or_init(|| match self.node() {
+            Some(node) if node.has_parents() => {
+                self.snapshot
+                    .graph
+                    .ancestry(self.type_id, self.request.resource.id, node)
+            }
+            _ => Ancestry::EMPTY,
+        })
+    }
+
+    fn holds_relation(&self, relation: RelationId, principal: &CompiledPrincipal) -> Held {
         // INVARIANT: relationships name the tenant's own principals; platform staff share no
         // identity with them even when the ids are equal.
-        principal.origin == Origin::Tenant
-            && self.facts.is_some_and(|facts| {
-                facts
-                    .subjects
-                    .binary_search_by(|(held, kind, id)| {
-                        (*held, *kind, &**id).cmp(&(relation, principal.kind, &*principal.id))
-                    })
-                    .is_ok()
-            })
+        if principal.origin != Origin::Tenant {
+            return Held::No;
+        }
+        let Some(node) = self.node() else {
+            return Held::No;
+        };
+        let holds = |facts: &NodeFacts| facts.holds(relation, principal.kind, &principal.id);
+        if holds(node) {
+            return Held::Yes;
+        }
+        let ancestry = self.ancestry();
+        if ancestry.iter().any(|(_, facts)| holds(facts)) {
+            Held::Yes
+        } else if ancestry.truncated() {
+            Held::NotSeen
+        } else {
+            Held::No
+        }
     }
 
     /// Whether the binding's locations (if any) contain the resource.
@@ -627,23 +672,35 @@ impl<'s> Evaluation<'s, '_> {
         let Some(locations) = &binding.locations else {
             return true;
         };
-        let Some(node) = self.node else {
-            return false;
-        };
-        let ancestors = self.facts.map_or(&[][..], |facts| &facts.ancestors);
-        locations
+        let resource = self.request.resource.id;
+        if locations
             .iter()
-            .any(|location| *location == node || ancestors.binary_search(location).is_ok())
+            .any(|location| location.is(self.type_id, resource))
+        {
+            return true;
+        }
+        self.ancestry()
+            .iter()
+            .any(|(container, _)| locations.contains(container))
     }
 
     fn scope_holds(&self, scope: Scope, principal: &CompiledPrincipal) -> bool {
         match scope {
             Scope::Tenant => true,
+            // The resource is a container the tenant knows (a relationship or a binding names
+            // it), or sits in one.
             Scope::Location => {
-                self.resource_is_container && self.node.is_some()
-                    || self.facts.is_some_and(|facts| !facts.ancestors.is_empty())
+                let node = self.node();
+                (self.resource_is_container
+                    && (node.is_some()
+                        || self
+                            .snapshot
+                            .policy
+                            .named_containers
+                            .contains(self.type_id, self.request.resource.id)))
+                    || node.is_some_and(NodeFacts::has_parents)
             }
-            Scope::Related(relation) => self.holds_relation(relation, principal),
+            Scope::Related(relation) => self.holds_relation(relation, principal) == Held::Yes,
         }
     }
 
@@ -670,12 +727,12 @@ impl<'s> Evaluation<'s, '_> {
             .cel_now
             .get_or_insert_with(|| CelTimestamp::from(request.now.fixed_offset()));
         condition.evaluate(
-            &self.snapshot.env,
+            &self.snapshot.policy.env,
             &ConditionInput {
                 principal: &*principal.cel,
                 resource: self.cel_resource.as_deref(),
                 context: self.cel_context.as_deref(),
-                tenant: &*self.snapshot.tenant_cel,
+                tenant: &*self.snapshot.policy.tenant_cel,
                 now,
             },
         )
@@ -688,18 +745,26 @@ impl<'s> Evaluation<'s, '_> {
         trace: &mut T,
     ) -> bool {
         let snapshot = self.snapshot;
-        let constraint = &snapshot.constraints[index as usize];
+        let constraint = &snapshot.policy.constraints[index as usize];
         let mut applies = true;
         if let Some(role_types) = &constraint.role_types {
             applies = principal.bindings.iter().any(|binding| {
                 binding.window.contains(self.now)
-                    && role_types.contains(&snapshot.roles[binding.role as usize].role_type)
+                    && role_types.contains(&snapshot.policy.roles[binding.role as usize].role_type)
             });
         }
-        if let (true, Some(relation)) = (applies, constraint.when_related) {
-            applies = self.holds_relation(relation, principal);
-        }
         let mut detail = String::new();
+        if let (true, Some(relation)) = (applies, constraint.when_related) {
+            let held = self.holds_relation(relation, principal);
+            // Fail closed: past the bound of the walk, a relation not seen may still be held.
+            applies = held != Held::No;
+            if T::ENABLED && held == Held::NotSeen {
+                detail = format!(
+                    "`{}` applies: the resource sits in more containers than a check walks, so `{}` may hold the relation",
+                    constraint.id, principal.id
+                );
+            }
+        }
         if let (true, Some(condition)) = (applies, &constraint.condition) {
             {
                 applies = match self.evaluate_condition(condition, principal) {
@@ -721,7 +786,7 @@ impl<'s> Evaluation<'s, '_> {
             } else {
                 StepOutcome::NoMatch
             };
-            let detail = if detail.is_empty() {
+            let detail = if detail.is_empty() || !applies {
                 format!(
                     "`{}` {} for `{}`",
                     constraint.id,
@@ -742,7 +807,7 @@ impl<'s> Evaluation<'s, '_> {
         trace: &mut T,
     ) -> GrantOutcome<'s> {
         let snapshot = self.snapshot;
-        let permission = &*snapshot.perms[self.perm as usize].name;
+        let permission = &*snapshot.policy.perms[self.perm as usize].name;
         // The deny closest to an allow is the one reported.
         let mut closest = Miss::NoGrant;
         let mut note = |miss: Miss<'s>| {
@@ -754,7 +819,7 @@ impl<'s> Evaluation<'s, '_> {
         let resource = &self.request.resource;
 
         'bindings: for binding in &principal.bindings {
-            let role = &snapshot.roles[binding.role as usize];
+            let role = &snapshot.policy.roles[binding.role as usize];
             if let Some(validity) = Validity::of(binding, self.now) {
                 trace.step(|| {
                     ExplainStep::new(
@@ -877,7 +942,7 @@ impl<'s> Evaluation<'s, '_> {
     /// The first binding outside its validity window whose role holds the permission.
     fn inactive_grantor(&self, principal: &'s CompiledPrincipal) -> Option<Miss<'s>> {
         principal.bindings.iter().find_map(|binding| {
-            let role = &self.snapshot.roles[binding.role as usize];
+            let role = &self.snapshot.policy.roles[binding.role as usize];
             let validity = Validity::of(binding, self.now)?;
             role.perms
                 .contains(self.perm)

@@ -27,4 +27,4 @@ pub use eval::{CheckRequest, PrincipalRef, ResourceRef};
 pub use limits::MAX_ID_LEN;
 pub use model::{FieldVisibility, Origin, PrincipalKind, TenantPolicy};
 pub use record::DecisionRecord;
-pub use snapshot::Snapshot;
+pub use snapshot::{RelationshipChange, Sharing, Snapshot};

@@ -151,6 +151,13 @@ pub struct Fact {
     pub subject: FactSubject,
 }
 
+impl Fact {
+    /// The relationship this fact is in a policy.
+    pub fn relationship(&self) -> Relationship {
+        relationship(self)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConstraintDef {
     pub permissions: Vec<&'static str>,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::catalog::Catalog;
-use super::graph::{NodeId, NodeTable};
+use super::graph::{NamedContainers, NodeKey};
 use super::ids::validate_id;
 use super::principals::{CompiledBinding, Directory, Window, compile_principal};
 use super::roles::{CompiledRole, RoleCompiler};
@@ -21,7 +21,7 @@ pub(super) fn platform_staff(
     tenant_id: &str,
     catalog: &Catalog<'_>,
     env: &cel::Env,
-    nodes: &mut NodeTable,
+    named: &mut NamedContainers,
     roles: &mut Vec<CompiledRole>,
 ) -> Result<Directory, PolicyError> {
     let (platform_roles, platform_index) =
@@ -31,7 +31,8 @@ pub(super) fn platform_staff(
     let mut staff = Directory::default();
     for principal in &platform.principals {
         validate_id("principal", &principal.id)?;
-        let mut compiled = compile_principal(principal, catalog, Origin::Platform)?;
+        let id = Arc::from(principal.id.as_str());
+        let mut compiled = compile_principal(principal, id, catalog, Origin::Platform)?;
         for binding in platform
             .bindings
             .iter()
@@ -47,7 +48,7 @@ pub(super) fn platform_staff(
             let locations = if binding.locations.is_empty() {
                 None
             } else {
-                let ids = containers_here(binding, catalog, nodes);
+                let ids = containers_here(binding, catalog, named);
                 if ids.is_empty() {
                     continue;
                 }
@@ -70,18 +71,18 @@ pub(super) fn platform_staff(
     Ok(staff)
 }
 
-/// The nodes of the binding's locations that are containers of this tenant's catalog.
+/// The binding's locations that are containers of this tenant's catalog.
 fn containers_here(
     binding: &Binding,
     catalog: &Catalog<'_>,
-    nodes: &mut NodeTable,
-) -> Box<[NodeId]> {
+    named: &mut NamedContainers,
+) -> Box<[NodeKey]> {
     binding
         .locations
         .iter()
         .filter_map(|container| {
             let (type_id, id) = catalog.container_ref(container)?;
-            Some(nodes.intern(type_id, id))
+            Some(named.name(type_id, id))
         })
         .collect()
 }

@@ -10,7 +10,7 @@ use cel::common::types::CelString;
 use cel::common::value::Val;
 
 use super::catalog::{Catalog, PermSet};
-use super::graph::{NodeId, NodeTable};
+use super::graph::{NamedContainers, NodeKey, SubjectIds};
 use super::ids::{UniqueIds, validate_id};
 use super::roles::RoleIndex;
 use crate::attr::owned_attributes_to_val;
@@ -47,8 +47,8 @@ impl Window {
 pub(crate) struct CompiledBinding {
     pub(crate) id: Arc<str>,
     pub(crate) role: u32,
-    /// Container nodes the binding is limited to; `None` is tenant-wide.
-    pub(crate) locations: Option<Box<[NodeId]>>,
+    /// Containers the binding is limited to; `None` is tenant-wide.
+    pub(crate) locations: Option<Box<[NodeKey]>>,
     pub(crate) window: Window,
     pub(crate) source: BindingSource,
 }
@@ -93,17 +93,20 @@ pub(crate) struct CompiledDelegation {
 /// Principals by id.
 pub(super) type Directory = FxHashMap<Box<str>, CompiledPrincipal>;
 
-/// Every principal of the policy, without bindings yet.
+/// Every principal of the policy, without bindings yet. Each id is the `Arc<str>` the resource
+/// graph stores the principal's relations under (`subjects`).
 pub(super) fn compile_principals(
     policy: &TenantPolicy,
     catalog: &Catalog<'_>,
     origin: Origin,
+    subjects: &mut SubjectIds,
 ) -> Result<Directory, PolicyError> {
     let mut ids = UniqueIds::new("principal");
     let mut principals = Directory::default();
     for principal in &policy.principals {
         ids.claim(&principal.id)?;
-        let compiled = compile_principal(principal, catalog, origin)?;
+        let id = subjects.share(&principal.id);
+        let compiled = compile_principal(principal, id, catalog, origin)?;
         principals.insert(principal.id.as_str().into(), compiled);
     }
     Ok(principals)
@@ -111,9 +114,10 @@ pub(super) fn compile_principals(
 
 /// The key scopes of platform staff name permissions of every tenant's catalog: what this
 /// tenant lacks is skipped rather than rejected ([`Origin::lenient`]). The caller has checked
-/// the id.
+/// the id; `id` is the principal's id as the snapshot shares it.
 pub(super) fn compile_principal(
     principal: &Principal,
+    id: Arc<str>,
     catalog: &Catalog<'_>,
     origin: Origin,
 ) -> Result<CompiledPrincipal, PolicyError> {
@@ -152,7 +156,7 @@ pub(super) fn compile_principal(
         ],
     );
     Ok(CompiledPrincipal {
-        id: Arc::from(principal.id.as_str()),
+        id,
         origin,
         kind: principal.kind,
         status: principal.status,
@@ -187,7 +191,7 @@ pub(super) fn compile_bindings(
     policy: &TenantPolicy,
     catalog: &Catalog<'_>,
     role_index: &RoleIndex<'_>,
-    nodes: &mut NodeTable,
+    named: &mut NamedContainers,
     principals: &mut Directory,
     origin: Origin,
 ) -> Result<(), PolicyError> {
@@ -211,7 +215,7 @@ pub(super) fn compile_bindings(
             binding.not_before,
             binding.expires_at,
         )?;
-        let locations = binding_locations(binding, catalog, nodes)?;
+        let locations = binding_locations(binding, catalog, named)?;
         let principal = principals
             .get_mut(binding.principal.as_str())
             .ok_or_else(|| PolicyError::UnknownReference {
@@ -230,12 +234,12 @@ pub(super) fn compile_bindings(
     Ok(())
 }
 
-/// The container nodes a binding is limited to; `None` when it names none (tenant-wide).
+/// The containers a binding is limited to; `None` when it names none (tenant-wide).
 fn binding_locations(
     binding: &Binding,
     catalog: &Catalog<'_>,
-    nodes: &mut NodeTable,
-) -> Result<Option<Box<[NodeId]>>, PolicyError> {
+    named: &mut NamedContainers,
+) -> Result<Option<Box<[NodeKey]>>, PolicyError> {
     if binding.locations.is_empty() {
         return Ok(None);
     }
@@ -249,7 +253,7 @@ fn binding_locations(
                     location: container.clone(),
                 })?;
         validate_id("location", id)?;
-        ids.push(nodes.intern(type_id, id));
+        ids.push(named.name(type_id, id));
     }
     Ok(Some(ids.into_boxed_slice()))
 }
