@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authz_core::model::PLATFORM_TENANT_ID;
-use authz_core::{Snapshot, TenantPolicy};
-use authz_store::{ChangeFeed, Store, StoreError};
+use authz_core::{RelationshipChange, Snapshot, TenantPolicy};
+use authz_store::{Change, ChangeEvent, ChangeFeed, Store, StoreError};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::registry::{RegistryError, TenantRegistry};
@@ -143,9 +143,12 @@ impl Follower {
         if tenant_ids.contains(PLATFORM_TENANT_ID) {
             match self.refresh_platform().await {
                 Ok(true) => {
-                    // Platform staff changed: every tenant recompiles with them.
+                    // Platform staff changed: every tenant recompiles its policy part with
+                    // them, keeping its relationship graph.
                     for tenant_id in self.registry.tenant_ids() {
-                        self.reload_logged(&tenant_id).await;
+                        if let Err(error) = self.advance(&tenant_id, true).await {
+                            tracing::warn!(tenant = %tenant_id, %error, "cannot recompile with the new platform staff; serving the last snapshot");
+                        }
                     }
                 }
                 Ok(false) => {}
@@ -153,7 +156,7 @@ impl Follower {
             }
         }
         for tenant_id in tenant_ids.iter().filter(|id| *id != PLATFORM_TENANT_ID) {
-            if let Err(error) = self.follow(tenant_id).await {
+            if let Err(error) = self.advance(tenant_id, false).await {
                 tracing::warn!(tenant = %tenant_id, %error, "cannot catch up; serving the last snapshot");
             }
         }
@@ -183,26 +186,83 @@ impl Follower {
         Ok(true)
     }
 
-    /// One tenant, from the change feed.
-    async fn follow(&self, tenant_id: &str) -> Result<(), RegistryError> {
+    /// One tenant, from the change feed: relationship writes patch the served snapshot's
+    /// graph; anything else reloads the policy part (never the relationships) and brings the
+    /// graph to the same revision; `force_policy` reloads the policy part even when only
+    /// relationships moved (the platform's staff changed). Anything unexpected — a gap, an
+    /// event that does not apply — falls back to loading the tenant whole.
+    async fn advance(&self, tenant_id: &str, force_policy: bool) -> Result<(), RegistryError> {
         let Some(served) = self.registry.get(tenant_id) else {
             return self.reload(tenant_id).await;
         };
-        match self
-            .store
-            .changes_since(tenant_id, served.revision(), FEED_BATCH)
-            .await?
-        {
-            ChangeFeed::Changes(changes) if changes.is_empty() => Ok(()),
-            // Every kind of change reloads the tenant for now; relationship deltas patch the
-            // snapshot instead once the graph takes them.
-            ChangeFeed::Changes(_) | ChangeFeed::Reload { .. } => self.reload(tenant_id).await,
+        let mut changes = match self.feed(tenant_id, served.revision()).await? {
+            Some(changes) => changes,
+            None => return self.reload(tenant_id).await,
+        };
+        if changes.iter().any(|change| change.event == ChangeEvent::Reload) {
+            return self.reload(tenant_id).await;
+        }
+        let policy_moved = force_policy || changes.iter().any(|change| !change.event.is_relationship());
+        let next = if policy_moved {
+            let Some(stored) = self.store.load_policy(tenant_id).await? else {
+                self.registry.remove(tenant_id);
+                return Ok(());
+            };
+            // The policy part is at `stored.revision`; the graph must reach exactly that too.
+            while changes.last().map_or(served.revision(), |last| last.revision) < stored.revision {
+                let from = changes.last().map_or(served.revision(), |last| last.revision);
+                match self.feed(tenant_id, from).await? {
+                    Some(more) if !more.is_empty() => changes.extend(more),
+                    _ => return self.reload(tenant_id).await,
+                }
+            }
+            changes.retain(|change| change.revision <= stored.revision);
+            let platform = self.platform.lock().await.clone();
+            served
+                .with_relationships(relationship_changes(&changes), served.revision())
+                .and_then(|patched| {
+                    patched.with_policy(
+                        &stored.policy,
+                        platform.as_ref().map(|(_, policy)| &**policy),
+                        stored.revision,
+                    )
+                })
+        } else {
+            let Some(last) = changes.last().map(|change| change.revision) else {
+                return Ok(());
+            };
+            served.with_relationships(relationship_changes(&changes), last)
+        };
+        match next {
+            Ok(snapshot) => {
+                self.registry.replace(Arc::new(snapshot));
+                Ok(())
+            }
+            Err(error) => {
+                tracing::warn!(tenant = %tenant_id, %error, "a change does not apply to the served snapshot; reloading the tenant whole");
+                self.reload(tenant_id).await
+            }
         }
     }
 
-    async fn reload_logged(&self, tenant_id: &str) {
-        if let Err(error) = self.reload(tenant_id).await {
-            tracing::warn!(tenant = %tenant_id, %error, "cannot reload; serving the last snapshot");
+    /// Every change after `after`, up to the current revision (`None`: the log no longer
+    /// reaches back that far).
+    async fn feed(&self, tenant_id: &str, after: u64) -> Result<Option<Vec<Change>>, StoreError> {
+        let mut all = Vec::new();
+        let mut from = after;
+        loop {
+            match self.store.changes_since(tenant_id, from, FEED_BATCH).await? {
+                ChangeFeed::Reload { .. } => return Ok(None),
+                ChangeFeed::Changes(changes) if changes.is_empty() => return Ok(Some(all)),
+                ChangeFeed::Changes(changes) => {
+                    from = changes.last().map_or(from, |last| last.revision);
+                    let full = changes.len() >= FEED_BATCH;
+                    all.extend(changes);
+                    if !full {
+                        return Ok(Some(all));
+                    }
+                }
+            }
         }
     }
 
@@ -225,4 +285,17 @@ impl Follower {
         self.registry.replace(Arc::new(snapshot));
         Ok(())
     }
+}
+
+/// The relationship writes among `changes`, in order, as the engine takes them.
+fn relationship_changes(changes: &[Change]) -> impl Iterator<Item = RelationshipChange<'_>> {
+    changes.iter().filter_map(|change| match &change.event {
+        ChangeEvent::RelationshipTouched(relationship) => {
+            Some(RelationshipChange::Touch(relationship))
+        }
+        ChangeEvent::RelationshipDeleted(relationship) => {
+            Some(RelationshipChange::Delete(relationship))
+        }
+        _ => None,
+    })
 }

@@ -210,3 +210,41 @@ async fn at_least_the_written_revision_never_sees_the_old_answer() {
     let _ = stop.send(());
     following.await.expect("the follower stops cleanly");
 }
+
+/// A relationship write patches the served snapshot (same compiled policy, the untouched
+/// graph shards shared); a role change recompiles the policy part and keeps the graph.
+#[tokio::test]
+async fn relationship_writes_patch_and_policy_changes_keep_the_graph() {
+    let replica = replica(&[CLINIC]).await;
+    let registry = replica.point.registry();
+    let before = registry.get("acme").expect("acme is served");
+    let revision = replica.assign(RelationshipOp::Touch, "p2").await;
+    replica.follower.poll_once().await;
+    let patched = registry.get("acme").expect("acme is served");
+    assert_eq!(patched.revision(), revision);
+    let sharing = patched.sharing_with(&before);
+    assert!(sharing.policy, "a relationship write must not recompile the policy");
+
+    let mut renamed = TenantPolicy::from_yaml(CLINIC).expect("parses");
+    renamed.roles[0].name = "Registered nurse".to_owned();
+    renamed.relationships = vec![
+        Relationship::parse("patient:p1#assignee@user:ann").expect("relationship"),
+        Relationship::parse("patient:p2#assignee@user:ann").expect("relationship"),
+    ];
+    let imported = replica.store.put_tenant(renamed).await.expect("imports");
+    replica.follower.poll_once().await;
+    let recompiled = registry.get("acme").expect("acme is served");
+    assert_eq!(recompiled.revision(), imported);
+    let sharing = recompiled.sharing_with(&patched);
+    assert!(!sharing.policy, "a role change recompiles the policy part");
+    assert_eq!(
+        sharing.shared_graph_shards, sharing.graph_shards,
+        "and keeps every shard of the graph"
+    );
+    assert_eq!(
+        replica
+            .ask("ann", "p2", Consistency::AtLeastRevision(imported))
+            .await,
+        (Reason::Granted, imported)
+    );
+}

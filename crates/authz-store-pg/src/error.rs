@@ -7,7 +7,8 @@ use authz_store::StoreError;
 /// Why the store could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("database url `{url}` is invalid: {source}")]
+    // The url is kept for the caller but never printed: it may hold a password.
+    #[error("the database url is invalid: {source}")]
     Url { url: String, source: sqlx::Error },
     #[error("cannot connect to postgres: {0}")]
     Connect(sqlx::Error),

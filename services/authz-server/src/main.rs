@@ -11,6 +11,7 @@ use authz_core::model::PLATFORM_TENANT_ID;
 use authz_core::{Snapshot, TenantPolicy};
 use authz_server::{DEMO_POLICY, ServeConfig};
 use authz_store::{InMemoryStore, Store};
+use authz_store_pg::{PgStore, PgStoreOptions};
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
@@ -36,10 +37,36 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Bring the Postgres schema up to date, then exit (serving does this too).
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct DatabaseArgs {
+    /// Postgres as the source of truth (`postgres://user@host:5432/db`). Without it the server
+    /// runs the embedded in-memory store.
+    #[arg(long, env = "AUTHZ_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// A direct connection for the change listener (`LISTEN` needs a session of its own) when
+    /// `--database-url` goes through a transaction-mode pooler such as PgBouncer.
+    #[arg(long, env = "AUTHZ_DATABASE_LISTEN_URL", hide_env_values = true)]
+    database_listen_url: Option<String>,
+    /// Pooled connections to Postgres.
+    #[arg(long, env = "AUTHZ_DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
+    database_max_connections: u32,
+    /// Send every statement unnamed: for a transaction-mode pooler that does not track
+    /// prepared statements (PgBouncer before 1.21, or without `max_prepared_statements`).
+    #[arg(long, env = "AUTHZ_DATABASE_NO_PREPARED_STATEMENTS")]
+    no_prepared_statements: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]
 struct ServeArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
     /// Address to listen on.
     #[arg(long, env = "AUTHZ_LISTEN", default_value = "127.0.0.1:50051")]
     listen: SocketAddr,
@@ -122,8 +149,51 @@ fn bootstrap_secret(args: &ServeArgs) -> Result<Option<String>, String> {
         .filter(|key| !key.is_empty()))
 }
 
+/// The Postgres store, connected (retrying, with a log line each time, until it answers or the
+/// server is stopped) and migrated.
+async fn postgres_store(database: &DatabaseArgs, url: &str) -> Result<Arc<PgStore>, String> {
+    let mut options = PgStoreOptions::from_url(url)
+        .map_err(|error| error.to_string())?
+        .max_connections(database.database_max_connections)
+        .prepared_statements(!database.no_prepared_statements);
+    if let Some(listen) = &database.database_listen_url {
+        let listen = listen
+            .parse()
+            .map_err(|error| format!("the database listen url is invalid: {error}"))?;
+        options = options.listen_with(listen);
+    }
+    let mut delay = Duration::from_secs(1);
+    let store = loop {
+        match PgStore::connect(options.clone()).await {
+            Ok(store) => break store,
+            Err(error) => {
+                tracing::warn!(%error, retry_in = ?delay, "Postgres is unreachable; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = shutdown_signal() => return Err("stopped before Postgres answered".to_owned()),
+                }
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
+    };
+    store.migrate().await.map_err(|error| error.to_string())?;
+    tracing::info!("connected to Postgres; schema up to date");
+    Ok(Arc::new(store))
+}
+
 async fn run(args: ServeArgs) -> Result<(), String> {
-    let store = embedded_store(&args).await?;
+    let store: Arc<dyn Store> = match &args.database.database_url {
+        Some(url) => {
+            if !args.policies.is_empty() || args.platform_policy.is_some() {
+                return Err(
+                    "--policy and --platform-policy load the embedded store; with --database-url, import policies with `authzctl apply`"
+                        .to_owned(),
+                );
+            }
+            postgres_store(&args.database, url).await?
+        }
+        None => embedded_store(&args).await?,
+    };
     if let Some(secret) = bootstrap_secret(&args)? {
         let created = authz_admin::bootstrap_platform(&*store, &secret)
             .await
@@ -216,6 +286,15 @@ async fn main() -> std::process::ExitCode {
                 .map(|_| println!("{}: ok (tenant `{}`)", path.display(), policy.tenant.id))
                 .map_err(|error| format!("{}: {error}", path.display()))
         }),
+        Some(Command::Migrate { database }) => {
+            init_tracing(LogFormat::Text);
+            match &database.database_url {
+                None => Err("migrate needs --database-url (or AUTHZ_DATABASE_URL)".to_owned()),
+                Some(url) => postgres_store(&database, url).await.map(|_| {
+                    println!("schema up to date");
+                }),
+            }
+        }
         Some(Command::Serve(args)) => {
             init_tracing(args.log_format);
             run(args).await
