@@ -122,6 +122,9 @@ pub struct PgStore {
 impl PgStore {
     /// Connects the pool and starts the listener; returns once the listener is listening, so
     /// a commit made after this returns is announced to [`Store::subscribe`]rs.
+    ///
+    /// The connecting user must be a member of `authz_app` (the migration grants it to the user
+    /// who migrates; another service user needs `GRANT authz_app TO <user>`).
     pub async fn connect(options: PgStoreOptions) -> Result<PgStore, ConnectError> {
         let application = "authz-store-pg";
         let connect = options
