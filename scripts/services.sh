@@ -53,15 +53,6 @@ ensure_postgres() {
   wait_until postgres postgres_ready
 }
 
-# Drops databases named authz_test_* that no session is using (left by a killed test run).
-drop_leftover_test_databases() {
-  local leftovers
-  leftovers=$(psql "$DATABASE_URL" -Atqc "SELECT datname FROM pg_database WHERE datname LIKE 'authz\_test\_%' AND datname NOT IN (SELECT datname FROM pg_stat_activity WHERE datname IS NOT NULL)" 2>/dev/null) || return 0
-  for database in $leftovers; do
-    psql "$DATABASE_URL" -qc "DROP DATABASE IF EXISTS \"$database\"" >/dev/null 2>&1 || true
-  done
-}
-
 redis_ready() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
 
 ensure_redis() {

@@ -37,7 +37,11 @@ pub(crate) async fn import_policy(
     let diff = PolicyDiff::between(&stored, &policy);
     // Refuses what Postgres could not give back exactly, before anything is written.
     let plan = Plan::new(&stored, &ordinals, &policy, &diff)?;
-    let imported = std::mem::take(&mut policy.relationships);
+    // Sorted and without duplicates: the diff inserts plainly, in key order (appending to
+    // the primary key index rather than scattering over it).
+    let mut imported = std::mem::take(&mut policy.relationships);
+    imported.sort_unstable();
+    imported.dedup();
     relationships::stage(&mut tx, &imported).await?;
     drop(imported);
 

@@ -30,6 +30,7 @@ use authz_store::{
     RelationshipPage, RelationshipWrite, Store, StoreError, StoredTenant, TenantRecord,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
@@ -75,8 +76,9 @@ impl PgStoreOptions {
         Ok(PgStoreOptions::new(connect))
     }
 
-    /// Where the listener connects: the database directly, when the pool goes through a
-    /// transaction-mode pooler (`LISTEN` needs a session of its own).
+    /// Where the listener and migrations connect: the database directly, when the pool goes
+    /// through a transaction-mode pooler (`LISTEN` and the migrations' advisory lock need a
+    /// session of their own).
     pub fn listen_with(mut self, listen: PgConnectOptions) -> PgStoreOptions {
         self.listen = Some(listen);
         self
@@ -112,6 +114,8 @@ pub struct PgStore {
     /// Named, cached statements (`true`) or unnamed ones (`false`): see
     /// [`PgStoreOptions::prepared_statements`].
     persistent: bool,
+    /// The database itself, never a pooler: for migrations.
+    direct: PgConnectOptions,
     commits: broadcast::Sender<Committed>,
     listener: JoinHandle<()>,
 }
@@ -119,6 +123,9 @@ pub struct PgStore {
 impl PgStore {
     /// Connects the pool and starts the listener; returns once the listener is listening, so
     /// a commit made after this returns is announced to [`Store::subscribe`]rs.
+    ///
+    /// The connecting user must be a member of `authz_app` (the migration grants it to the user
+    /// who migrates; another service user needs `GRANT authz_app TO <user>`).
     pub async fn connect(options: PgStoreOptions) -> Result<PgStore, ConnectError> {
         let application = "authz-store-pg";
         let connect = options
@@ -137,24 +144,35 @@ impl PgStore {
             .await
             .map_err(ConnectError::Connect)?;
         let commits = broadcast::Sender::new(1024);
-        let listen = options.listen.unwrap_or(options.connect);
-        let listener = listener::start(listen, commits.clone())
+        let direct = options.listen.unwrap_or(options.connect);
+        let listener = listener::start(direct.clone(), commits.clone())
             .await
             .map_err(ConnectError::Listen)?;
         Ok(PgStore {
             pool,
             persistent: options.prepared_statements,
+            direct,
             commits,
             listener,
         })
     }
 
-    /// Brings the schema up to date (idempotent; concurrent runs wait for each other).
+    /// Brings the schema up to date (idempotent; concurrent runs wait for each other). Runs on
+    /// a direct connection of its own, not the pool: the migrator holds a session-level
+    /// advisory lock and prepares its statements, neither of which a transaction-mode pooler
+    /// keeps.
     pub async fn migrate(&self) -> Result<(), ConnectError> {
-        sqlx::migrate!("./migrations")
-            .run(&self.pool)
+        let mut connection = self
+            .direct
+            .clone()
+            .application_name("authz-store-pg migrate")
+            .connect()
             .await
-            .map_err(ConnectError::Migrate)
+            .map_err(ConnectError::Connect)?;
+        let migrated = sqlx::migrate!("./migrations").run(&mut connection).await;
+        // Closing politely is a courtesy: the migration's outcome is what matters.
+        let _ = connection.close().await;
+        migrated.map_err(ConnectError::Migrate)
     }
 
     /// The pool, for tests and tools that look at the database directly.

@@ -219,9 +219,15 @@ pub(crate) async fn read(
 /// Bytes per `COPY` message when staging an import.
 const COPY_CHUNK: usize = 1 << 20;
 
-/// Loads an import's relationships into the temporary table `imported_relationships`
-/// (dropped when `tx` ends), with `COPY`: the fastest way in for millions of rows.
+/// Loads an import's relationships (sorted, without duplicates) into the temporary table
+/// `imported_relationships` (dropped when `tx` ends), with `COPY`: the fastest way in for
+/// millions of rows.
 pub(crate) async fn stage(tx: &mut Tx, relationships: &[Relationship]) -> Result<(), StoreError> {
+    // The diff joins and sorts the whole staged set: in memory, not in temporary files.
+    tx.query("SET LOCAL work_mem = '256MB'")
+        .execute(tx.conn())
+        .await
+        .map_err(unavailable)?;
     tx.query(
         "CREATE TEMPORARY TABLE imported_relationships ( \
              resource_type text COLLATE \"C\" NOT NULL, resource_id text COLLATE \"C\" NOT NULL, \
@@ -299,7 +305,7 @@ pub(crate) async fn count_delta(tx: &mut Tx, tenant_id: &str) -> Result<(u64, u6
     let (added, removed): (i64, i64) = tx
         .query_as(&format!(
             "SELECT \
-                 (SELECT count(*) FROM (SELECT DISTINCT * FROM imported_relationships) i \
+                 (SELECT count(*) FROM imported_relationships i \
                   WHERE NOT EXISTS (SELECT 1 FROM relationships r \
                                     WHERE r.tenant_id = $1 AND {SAME_KEY})), \
                  (SELECT count(*) FROM relationships r WHERE r.tenant_id = $1 \
@@ -319,6 +325,10 @@ fn count(value: i64) -> u64 {
 /// Makes the tenant's relationships the staged ones; returns how many were added and
 /// removed. What changed is kept in the temporary table `relationship_delta` for
 /// [`append_delta_events`].
+///
+/// INVARIANT: the staged set holds no duplicates and `tx` holds the tenant's row lock (every
+/// writer of the tenant takes it first), so the rows the anti-join picks cannot exist by the
+/// time they are inserted: a plain insert, without `ON CONFLICT` (a third slower per row).
 pub(crate) async fn apply_delta(tx: &mut Tx, tenant_id: &str) -> Result<(u64, u64), StoreError> {
     tx.query(
         "CREATE TEMPORARY TABLE relationship_delta ( \
@@ -349,10 +359,9 @@ pub(crate) async fn apply_delta(tx: &mut Tx, tenant_id: &str) -> Result<(u64, u6
         .query(&format!(
             "WITH added AS ( \
                  INSERT INTO relationships (tenant_id, {KEY}) \
-                 SELECT DISTINCT $1, i.* FROM imported_relationships i \
+                 SELECT $1, i.* FROM imported_relationships i \
                  WHERE NOT EXISTS (SELECT 1 FROM relationships r \
                                    WHERE r.tenant_id = $1 AND {SAME_KEY}) \
-                 ON CONFLICT DO NOTHING \
                  RETURNING {KEY}) \
              INSERT INTO relationship_delta SELECT false, * FROM added"
         ))

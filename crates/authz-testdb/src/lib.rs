@@ -2,8 +2,9 @@
 //! Postgres run in parallel and leave nothing behind.
 //!
 //! The admin connection comes from `DATABASE_URL` (as `scripts/services.sh` exports it), or
-//! `postgres://postgres@127.0.0.1:5432/postgres`. Databases are named `authz_test_<hex>`;
-//! [`drop_leftovers`] removes those a killed run left, and so does
+//! `postgres://postgres@127.0.0.1:5432/postgres`. Databases are named
+//! `authz_test_<created, unix seconds>_<hex>`; [`drop_leftovers`] removes those a killed run
+//! left (older than an hour, so runs going on meanwhile keep theirs), and so does
 //! `psql "$DATABASE_URL" -f crates/authz-testdb/drop_leftovers.sql` from a script.
 
 use std::collections::hash_map::RandomState;
@@ -52,12 +53,17 @@ impl TestDatabase {
             url: url.clone(),
             source,
         })?;
-        let name = format!("{PREFIX}{}", random_hex());
         let postgres = |source| TestDbError::Postgres {
             url: url.clone(),
             source,
         };
         let mut connection = admin.connect().await.map_err(postgres)?;
+        // The server's clock stamps the name, so leftovers are told from running tests' by age.
+        let created: i64 = sqlx::query_scalar("SELECT extract(epoch FROM now())::bigint")
+            .fetch_one(&mut connection)
+            .await
+            .map_err(postgres)?;
+        let name = format!("{PREFIX}{created}_{}", random_hex());
         // The name is ours (prefix and hex digits): nothing to quote.
         sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
             .execute(&mut connection)
@@ -120,8 +126,12 @@ async fn drop_database(admin: &PgConnectOptions, name: &str) -> Result<(), std::
     connection.close().await.map_err(other)
 }
 
-/// Drops every `authz_test_%` database (left by a killed test run); returns their names. Run
-/// it only when no test run is going on: it drops the databases of running tests too.
+/// Test databases older than this are leftovers of killed runs: no test runs that long.
+pub const LEFTOVER_AGE_SECS: i64 = 3600;
+
+/// Drops the `authz_test_<created>_<hex>` databases created more than [`LEFTOVER_AGE_SECS`]
+/// ago (left by killed test runs; those of tests running now are younger); returns their
+/// names.
 pub async fn drop_leftovers() -> Result<Vec<String>, TestDbError> {
     let url = admin_url();
     let admin: PgConnectOptions = url.parse().map_err(|source| TestDbError::Url {
@@ -134,9 +144,14 @@ pub async fn drop_leftovers() -> Result<Vec<String>, TestDbError> {
     };
     let mut connection = admin.connect().await.map_err(postgres)?;
     let names: Vec<String> = sqlx::query_scalar(
-        "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname",
+        "SELECT datname FROM pg_database \
+         WHERE datname ~ ('^' || $1 || '[0-9]+_[0-9a-f]+$') \
+           AND split_part(substr(datname, length($1) + 1), '_', 1)::bigint \
+               < extract(epoch FROM now()) - $2 \
+         ORDER BY datname",
     )
     .bind(PREFIX)
+    .bind(LEFTOVER_AGE_SECS)
     .fetch_all(&mut connection)
     .await
     .map_err(postgres)?;

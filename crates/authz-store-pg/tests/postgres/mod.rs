@@ -1,8 +1,10 @@
 //! What only the Postgres backend has, beyond the conformance suite.
 
+mod feed;
 mod imports;
 mod listener;
 mod migrations;
+mod pooler;
 mod security;
 
 use authz_core::TenantPolicy;
