@@ -125,19 +125,38 @@ async fn a_lost_database_keeps_reads_and_fails_writes_closed() {
 
     proxy.cut();
     let latest = check_request("acme", user("nina"), "view", "patient:p1");
-    let answer = checks.check(latest.clone()).await.expect("check").into_inner();
-    assert_eq!(answer.decision, pb::Decision::Allow as i32, "reads stay available: {}", answer.message);
+    let answer = checks
+        .check(latest.clone())
+        .await
+        .expect("check")
+        .into_inner();
+    assert_eq!(
+        answer.decision,
+        pb::Decision::Allow as i32,
+        "reads stay available: {}",
+        answer.message
+    );
 
     let mut fresh = latest.clone();
     fresh.consistency = consistency(pb::consistency::Requirement::FullyConsistent(true));
-    let answer = checks.check(fresh.clone()).await.expect("check").into_inner();
+    let answer = checks
+        .check(fresh.clone())
+        .await
+        .expect("check")
+        .into_inner();
     assert_eq!(
         (answer.decision, answer.reason),
-        (pb::Decision::Deny as i32, pb::ReasonCode::Unavailable as i32),
+        (
+            pb::Decision::Deny as i32,
+            pb::ReasonCode::Unavailable as i32
+        ),
         "{}",
         answer.message
     );
-    let refused = admin.write_relationships(with_key(touch("p2"))).await.expect_err("no database");
+    let refused = admin
+        .write_relationships(with_key(touch("p2")))
+        .await
+        .expect_err("no database");
     assert_eq!(refused.code(), Code::Unavailable, "{}", refused.message());
 
     proxy.restore();
@@ -156,9 +175,19 @@ async fn a_lost_database_keeps_reads_and_fails_writes_closed() {
     let mut after = check_request("acme", user("nina"), "view", "patient:p2");
     after.consistency = consistency(pb::consistency::Requirement::AtLeastRevision(revision));
     let answer = checks.check(after).await.expect("check").into_inner();
-    assert_eq!(answer.decision, pb::Decision::Allow as i32, "{}", answer.message);
+    assert_eq!(
+        answer.decision,
+        pb::Decision::Allow as i32,
+        "{}",
+        answer.message
+    );
     let answer = checks.check(fresh).await.expect("check").into_inner();
-    assert_eq!(answer.decision, pb::Decision::Allow as i32, "{}", answer.message);
+    assert_eq!(
+        answer.decision,
+        pb::Decision::Allow as i32,
+        "{}",
+        answer.message
+    );
 }
 
 #[tokio::test]
@@ -175,19 +204,35 @@ async fn a_replica_restarted_while_writes_go_on_converges() {
     let mut admin = AdminServiceClient::new(writer.channel().await);
     let mut last = 0;
     for n in 0..20 {
-        last = admin.write_relationships(with_key(touch(&format!("a{n}")))).await.expect("write").into_inner().revision;
+        last = admin
+            .write_relationships(with_key(touch(&format!("a{n}"))))
+            .await
+            .expect("write")
+            .into_inner()
+            .revision;
     }
     reader.stop().await;
     for n in 0..20 {
-        last = admin.write_relationships(with_key(touch(&format!("b{n}")))).await.expect("write").into_inner().revision;
+        last = admin
+            .write_relationships(with_key(touch(&format!("b{n}"))))
+            .await
+            .expect("write")
+            .into_inner()
+            .revision;
     }
     let reader = TestServer::over(connect().await, test_now(), Default::default()).await;
     for n in 20..40 {
-        last = admin.write_relationships(with_key(touch(&format!("c{n}")))).await.expect("write").into_inner().revision;
+        last = admin
+            .write_relationships(with_key(touch(&format!("c{n}"))))
+            .await
+            .expect("write")
+            .into_inner()
+            .revision;
     }
     let mut checks = reader.client().await;
     for patient in ["a0", "b19", "c39"] {
-        let mut request = check_request("acme", user("nina"), "view", &format!("patient:{patient}"));
+        let mut request =
+            check_request("acme", user("nina"), "view", &format!("patient:{patient}"));
         request.consistency = consistency(pb::consistency::Requirement::AtLeastRevision(last));
         let answer = checks.check(request).await.expect("check").into_inner();
         assert_eq!(

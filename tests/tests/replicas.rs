@@ -110,14 +110,24 @@ fn assign(op: pb::relationship_update::Operation, patient: &str) -> pb::WriteRel
 }
 
 /// Nina on `action` `patient`, at least at `revision`, asked of `server`.
-async fn ask(server: &TestServer, action: &str, patient: &str, revision: u64) -> (i32, i32, u64, String) {
+async fn ask(
+    server: &TestServer,
+    action: &str,
+    patient: &str,
+    revision: u64,
+) -> (i32, i32, u64, String) {
     let mut client = server.client().await;
     let mut request = check_request("acme", user("nina"), action, &format!("patient:{patient}"));
     request.consistency = Some(pb::Consistency {
         requirement: Some(pb::consistency::Requirement::AtLeastRevision(revision)),
     });
     let answer = client.check(request).await.expect("check").into_inner();
-    (answer.decision, answer.reason, answer.revision, answer.message)
+    (
+        answer.decision,
+        answer.reason,
+        answer.revision,
+        answer.message,
+    )
 }
 
 async fn import(server: &TestServer, yaml: &str) -> u64 {
@@ -146,27 +156,45 @@ async fn writes_through_one_replica_are_checked_on_the_other() {
     // A relationship removed.
     let removed = admin(&pair.writer)
         .await
-        .write_relationships(with_key(assign(pb::relationship_update::Operation::Delete, "p1")))
+        .write_relationships(with_key(assign(
+            pb::relationship_update::Operation::Delete,
+            "p1",
+        )))
         .await
         .expect("delete")
         .into_inner()
         .revision;
     let (decision, reason, at, message) = ask(&pair.reader, "view", "p1", removed).await;
-    assert_eq!((decision, reason), (deny, pb::ReasonCode::OutOfScope as i32), "{message}");
+    assert_eq!(
+        (decision, reason),
+        (deny, pb::ReasonCode::OutOfScope as i32),
+        "{message}"
+    );
     assert!(at >= removed);
 
     // A role's grant removed (edit), by importing the policy without it.
     let restored = admin(&pair.writer)
         .await
-        .write_relationships(with_key(assign(pb::relationship_update::Operation::Touch, "p1")))
+        .write_relationships(with_key(assign(
+            pb::relationship_update::Operation::Touch,
+            "p1",
+        )))
         .await
         .expect("touch")
         .into_inner()
         .revision;
     assert_eq!(ask(&pair.reader, "edit", "p1", restored).await.0, allow);
-    let narrowed = import(&pair.writer, &CLINIC.replace("[patient.view, patient.edit]", "[patient.view]")).await;
+    let narrowed = import(
+        &pair.writer,
+        &CLINIC.replace("[patient.view, patient.edit]", "[patient.view]"),
+    )
+    .await;
     let (decision, reason, _, message) = ask(&pair.reader, "edit", "p1", narrowed).await;
-    assert_eq!((decision, reason), (deny, pb::ReasonCode::NoMatchingGrant as i32), "{message}");
+    assert_eq!(
+        (decision, reason),
+        (deny, pb::ReasonCode::NoMatchingGrant as i32),
+        "{message}"
+    );
     assert_eq!(ask(&pair.reader, "view", "p1", narrowed).await.0, allow);
 
     // A principal suspended.
@@ -174,11 +202,18 @@ async fn writes_through_one_replica_are_checked_on_the_other() {
         &pair.writer,
         &CLINIC
             .replace("[patient.view, patient.edit]", "[patient.view]")
-            .replace("principals: [{ id: nina }]", "principals: [{ id: nina, status: suspended }]"),
+            .replace(
+                "principals: [{ id: nina }]",
+                "principals: [{ id: nina, status: suspended }]",
+            ),
     )
     .await;
     let (decision, reason, _, message) = ask(&pair.reader, "view", "p1", suspended).await;
-    assert_eq!((decision, reason), (deny, pb::ReasonCode::PrincipalInactive as i32), "{message}");
+    assert_eq!(
+        (decision, reason),
+        (deny, pb::ReasonCode::PrincipalInactive as i32),
+        "{message}"
+    );
 }
 
 /// Revoke, check on the other replica at the write's revision, restore, check again: a
@@ -191,9 +226,15 @@ async fn at_least_the_written_revision_never_sees_the_old_answer_on_the_other_re
     let mut stale = Vec::new();
     for round in 0..1000_u32 {
         let (op, want) = if round % 2 == 0 {
-            (pb::relationship_update::Operation::Delete, pb::Decision::Deny)
+            (
+                pb::relationship_update::Operation::Delete,
+                pb::Decision::Deny,
+            )
         } else {
-            (pb::relationship_update::Operation::Touch, pb::Decision::Allow)
+            (
+                pb::relationship_update::Operation::Touch,
+                pb::Decision::Allow,
+            )
         };
         let revision = writer
             .write_relationships(with_key(assign(op, "p1")))
@@ -207,8 +248,19 @@ async fn at_least_the_written_revision_never_sees_the_old_answer_on_the_other_re
         });
         let answer = reader.check(request).await.expect("check").into_inner();
         if answer.decision != want as i32 || answer.revision < revision {
-            stale.push((round, answer.reason, answer.revision, revision, answer.message));
+            stale.push((
+                round,
+                answer.reason,
+                answer.revision,
+                revision,
+                answer.message,
+            ));
         }
     }
-    assert!(stale.is_empty(), "{} stale answers, first: {:?}", stale.len(), stale.first());
+    assert!(
+        stale.is_empty(),
+        "{} stale answers, first: {:?}",
+        stale.len(),
+        stale.first()
+    );
 }

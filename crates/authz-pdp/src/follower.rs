@@ -199,18 +199,28 @@ impl Follower {
             Some(changes) => changes,
             None => return self.reload(tenant_id).await,
         };
-        if changes.iter().any(|change| change.event == ChangeEvent::Reload) {
+        if changes
+            .iter()
+            .any(|change| change.event == ChangeEvent::Reload)
+        {
             return self.reload(tenant_id).await;
         }
-        let policy_moved = force_policy || changes.iter().any(|change| !change.event.is_relationship());
+        let policy_moved =
+            force_policy || changes.iter().any(|change| !change.event.is_relationship());
         let next = if policy_moved {
             let Some(stored) = self.store.load_policy(tenant_id).await? else {
                 self.registry.remove(tenant_id);
                 return Ok(());
             };
             // The policy part is at `stored.revision`; the graph must reach exactly that too.
-            while changes.last().map_or(served.revision(), |last| last.revision) < stored.revision {
-                let from = changes.last().map_or(served.revision(), |last| last.revision);
+            while changes
+                .last()
+                .map_or(served.revision(), |last| last.revision)
+                < stored.revision
+            {
+                let from = changes
+                    .last()
+                    .map_or(served.revision(), |last| last.revision);
                 match self.feed(tenant_id, from).await? {
                     Some(more) if !more.is_empty() => changes.extend(more),
                     _ => return self.reload(tenant_id).await,
@@ -251,7 +261,11 @@ impl Follower {
         let mut all = Vec::new();
         let mut from = after;
         loop {
-            match self.store.changes_since(tenant_id, from, FEED_BATCH).await? {
+            match self
+                .store
+                .changes_since(tenant_id, from, FEED_BATCH)
+                .await?
+            {
                 ChangeFeed::Reload { .. } => return Ok(None),
                 ChangeFeed::Changes(changes) if changes.is_empty() => return Ok(Some(all)),
                 ChangeFeed::Changes(changes) => {

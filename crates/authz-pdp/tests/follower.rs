@@ -223,7 +223,10 @@ async fn relationship_writes_patch_and_policy_changes_keep_the_graph() {
     let patched = registry.get("acme").expect("acme is served");
     assert_eq!(patched.revision(), revision);
     let sharing = patched.sharing_with(&before);
-    assert!(sharing.policy, "a relationship write must not recompile the policy");
+    assert!(
+        sharing.policy,
+        "a relationship write must not recompile the policy"
+    );
 
     let mut renamed = TenantPolicy::from_yaml(CLINIC).expect("parses");
     renamed.roles[0].name = "Registered nurse".to_owned();

@@ -26,8 +26,9 @@ use std::time::Duration;
 use authz_core::TenantPolicy;
 use authz_core::model::{Tenant, TenantStatus};
 use authz_store::{
-    ChangeFeed, Committed, ImportOptions, ImportReport, KeyOwner, Page, PageRequest, RelationshipFilter,
-    RelationshipPage, RelationshipWrite, Store, StoreError, StoredTenant, TenantRecord,
+    ChangeFeed, Committed, ImportOptions, ImportReport, KeyOwner, Page, PageRequest,
+    RelationshipFilter, RelationshipPage, RelationshipWrite, Store, StoreError, StoredTenant,
+    TenantRecord,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};

@@ -29,7 +29,11 @@ async fn migrating_again_changes_nothing() {
                 .is_ok_and(|entry| entry.path().extension().is_some_and(|ext| ext == "sql"))
         })
         .count();
-    assert_eq!(applied, i64::try_from(shipped).unwrap(), "each migration applied once");
+    assert_eq!(
+        applied,
+        i64::try_from(shipped).unwrap(),
+        "each migration applied once"
+    );
 }
 
 #[tokio::test]

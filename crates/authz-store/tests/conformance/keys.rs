@@ -72,9 +72,18 @@ pub(crate) async fn api_keys_are_found_by_the_hash_of_their_secret(store: &dyn S
             )
         })
         .collect();
-    assert_eq!(found, [("acme", "bob", PrincipalKind::Service, "k-bob", true)]);
+    assert_eq!(
+        found,
+        [("acme", "bob", PrincipalKind::Service, "k-bob", true)]
+    );
     let nobody = store.find_api_key(&"0".repeat(64)).await;
-    assert!(matches!(&nobody, Ok(owners) if owners.is_empty()), "{nobody:?}");
+    assert!(
+        matches!(&nobody, Ok(owners) if owners.is_empty()),
+        "{nobody:?}"
+    );
     let empty = store.find_api_key("").await;
-    assert!(matches!(&empty, Ok(owners) if owners.is_empty()), "{empty:?}");
+    assert!(
+        matches!(&empty, Ok(owners) if owners.is_empty()),
+        "{empty:?}"
+    );
 }
