@@ -64,10 +64,16 @@ struct Server {
 impl Server {
     /// Starts `authz-server --listen 127.0.0.1:0 <args>` and waits for the address it bound.
     fn start(args: &[&Path]) -> Server {
+        Server::start_with(args, &[])
+    }
+
+    /// [`Server::start`] with these environment variables set.
+    fn start_with<A: AsRef<std::ffi::OsStr>>(args: &[A], env: &[(&str, &str)]) -> Server {
         let mut child = server_binary()
             .args(["--listen", "127.0.0.1:0", "--shutdown-grace-seconds", "1"])
             .args(args)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -331,4 +337,124 @@ fn validate_reports_each_file() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("ok (tenant `sunrise-home-health`)"));
+}
+
+const BOOTSTRAP_SECRET: &str = "bootstrap-secret-for-the-crash-test-0123456789";
+
+fn with_key<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {BOOTSTRAP_SECRET}")
+            .parse()
+            .expect("header"),
+    );
+    request
+}
+
+/// A tenant with `count` assigned patients: big enough that importing it takes a while.
+fn big_clinic(count: usize) -> String {
+    let mut text = String::from(
+        "tenant: { id: acme }\ncatalog:\n  resource_types:\n    patient:\n      relations: { assignee: { subject: user } }\n      actions: { view: {} }\nroles:\n  - { id: nurse, role_type: nurse, grants: [{ permission: patient.view, scope: \"related:assignee\" }] }\nprincipals: [{ id: nina }]\nbindings: [{ id: b-nina, principal: nina, role: nurse }]\nrelationships:\n",
+    );
+    for n in 0..count {
+        text.push_str(&format!("  - patient:p{n}#assignee@user:nina\n"));
+    }
+    text
+}
+
+/// The server killed (SIGKILL) in the middle of an import: the import's transaction dies with
+/// it, so what a new server sees is the tenant as it was before — or, had the commit won the
+/// race, as it is after — never a part of it. A new server then imports normally.
+#[tokio::test]
+async fn a_server_killed_mid_import_leaves_nothing_partial() {
+    let database = authz_testdb::TestDatabase::create()
+        .await
+        .expect("a test database");
+    let url = database.url();
+    let args = ["--database-url", url.as_str()];
+    let env = [("AUTHZ_BOOTSTRAP_KEY", BOOTSTRAP_SECRET)];
+    let export = |server: &Server| {
+        let address = server.address;
+        async move {
+            let channel = Channel::from_shared(format!("http://{address}"))
+                .expect("uri")
+                .connect()
+                .await
+                .expect("connect");
+            let exported = pb::admin_service_client::AdminServiceClient::new(channel)
+                .export_policy(with_key(pb::ExportPolicyRequest {
+                    tenant_id: "acme".into(),
+                    format: "yaml".into(),
+                }))
+                .await
+                .expect("export")
+                .into_inner();
+            (exported.revision, exported.document)
+        }
+    };
+    let import = |channel: Channel, document: String| async move {
+        pb::admin_service_client::AdminServiceClient::new(channel)
+            .max_decoding_message_size(64 << 20)
+            .import_policy(with_key(pb::ImportPolicyRequest {
+                tenant_id: "acme".into(),
+                format: "yaml".into(),
+                document: document.into_bytes(),
+                dry_run: false,
+                expected_revision: None,
+            }))
+            .await
+    };
+
+    let first = Server::start_with(&args, &env);
+    let channel = first.channel().await;
+    pb::admin_service_client::AdminServiceClient::new(channel.clone())
+        .create_tenant(with_key(pb::CreateTenantRequest {
+            tenant_id: "acme".into(),
+            ..Default::default()
+        }))
+        .await
+        .expect("create acme");
+    import(channel.clone(), big_clinic(10))
+        .await
+        .expect("a small import");
+    let before = export(&first).await;
+
+    let big = big_clinic(80_000);
+    let importing = tokio::spawn(import(channel, big.clone()));
+    // Well inside the import's transaction: parsing, compiling and writing 80,000
+    // relationships takes seconds.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut first = first;
+    first.child.kill().expect("kill the server");
+    let _ = first.child.wait();
+    let outcome = importing.await.expect("the import task ends");
+    assert!(
+        outcome.is_err(),
+        "the killed server answered the import: {outcome:?}"
+    );
+
+    let second = Server::start_with(&args, &env);
+    let after = export(&second).await;
+    let committed = after.0 == before.0 + 1;
+    eprintln!(
+        "killed mid-import; the import {} committed",
+        if committed { "had" } else { "had not" }
+    );
+    if committed {
+        // The commit won the race: the whole import, nothing less.
+        let reimport = import(second.channel().await, big)
+            .await
+            .expect("re-import")
+            .into_inner();
+        assert!(reimport.changes.is_empty(), "{:?}", reimport.changes);
+    } else {
+        assert_eq!(after, before, "a killed import left part of itself behind");
+    }
+    // Nothing is left locked: the next import goes through.
+    let next = import(second.channel().await, big_clinic(20))
+        .await
+        .expect("an import after the crash")
+        .into_inner();
+    assert_eq!(next.revision, after.0 + 1);
 }
