@@ -5,6 +5,10 @@
 //! Load is bounded twice, by a request count and by a deadline, so a run always stops by
 //! itself. It targets whatever address it is given; the benchmarks point it at loopback.
 
+mod replication;
+
+pub use replication::{ReplicationConfig, ReplicationReport, replication};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -221,7 +225,7 @@ pub fn demo_workload() -> Vec<Question> {
     ]
 }
 
-fn percentile(sorted: &[u64], fraction: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[u64], fraction: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use authz_loadgen::{LoadConfig, LoadReport, Rpc, demo_workload, run};
+use authz_loadgen::{
+    LoadConfig, LoadReport, ReplicationConfig, Rpc, demo_workload, replication, run,
+};
 use clap::Parser;
 
 #[derive(Debug, Parser)]
@@ -39,6 +41,16 @@ struct Cli {
     /// Skip the `grpc.health.v1` floor run that is otherwise measured first.
     #[arg(long)]
     no_floor: bool,
+    /// Instead of load: measure write → visible. Relationship writes go to `--server`'s admin
+    /// API; checks go to this replica until they reflect each write.
+    #[arg(long)]
+    replicate_to: Option<String>,
+    /// API key secret for the replication writes.
+    #[arg(long, env = "AUTHZ_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Write/check rounds of the replication measurement.
+    #[arg(long, default_value_t = 200)]
+    rounds: usize,
 }
 
 fn print(label: &str, report: &LoadReport) {
@@ -59,9 +71,58 @@ fn print(label: &str, report: &LoadReport) {
     );
 }
 
+async fn replicate(cli: &Cli, reader: &str) -> ExitCode {
+    let Some(api_key) = cli.api_key.clone() else {
+        eprintln!("authz-loadgen: --replicate-to needs --api-key (or AUTHZ_API_KEY)");
+        return ExitCode::from(2);
+    };
+    // The demo tenant: rita may view p-100 exactly while she is its assignee.
+    let config = ReplicationConfig {
+        writer: cli.server.clone(),
+        reader: reader.to_owned(),
+        api_key,
+        tenant: "sunrise-home-health".to_owned(),
+        resource_type: "patient".to_owned(),
+        resource_id: "p-100".to_owned(),
+        relation: "assignee".to_owned(),
+        subject_id: "rita".to_owned(),
+        action: "view".to_owned(),
+        rounds: cli.rounds,
+        timeout: Duration::from_secs(5),
+    };
+    match replication(&config).await {
+        Ok(report) => {
+            let (v, w) = (report.visible_us, report.write_us);
+            println!(
+                "{} writes, {} never seen within 5 s",
+                report.rounds, report.unseen
+            );
+            println!(
+                "write (RPC) µs: p50 {:.0}  p90 {:.0}  p99 {:.0}  max {:.0}",
+                w.p50, w.p90, w.p99, w.max
+            );
+            println!(
+                "write → visible on the other replica µs: p50 {:.0}  p90 {:.0}  p99 {:.0}  max {:.0}",
+                v.p50, v.p90, v.p99, v.max
+            );
+            if report.unseen > 0 {
+                return ExitCode::from(1);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("authz-loadgen: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(reader) = cli.replicate_to.clone() {
+        return replicate(&cli, &reader).await;
+    }
     let workload = demo_workload();
     let mut config = LoadConfig {
         server: cli.server.clone(),

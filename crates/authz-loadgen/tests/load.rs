@@ -113,3 +113,32 @@ async fn the_health_floor_is_measured_on_the_same_endpoint() {
     assert_eq!(report.checks, 0, "the floor decides nothing");
     assert!(report.latency_us.p50 > 0.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replication_rounds_see_every_write() {
+    let secret = "loadgen-platform-secret-0123456789abcdef";
+    let platform = format!(
+        "tenant: {{ id: platform }}\nroles: [{{ id: ops, role_type: ops, grants: [{{ permission: \"authz.*\" }}] }}]\nprincipals: [{{ id: ops, type: service, api_keys: [{{ id: k, scopes: [\"authz.*\"], secret_hash: \"{}\" }}] }}]\nbindings: [{{ id: b, principal: ops, role: ops }}]\n",
+        authz_admin::secret_hash(secret)
+    );
+    let server = TestServer::start(&[&platform, authz_server::DEMO_POLICY]).await;
+    let address = format!("http://{}", server.address);
+    let config = authz_loadgen::ReplicationConfig {
+        writer: address.clone(),
+        reader: address,
+        api_key: secret.to_owned(),
+        tenant: "sunrise-home-health".to_owned(),
+        resource_type: "patient".to_owned(),
+        resource_id: "p-100".to_owned(),
+        relation: "assignee".to_owned(),
+        subject_id: "rita".to_owned(),
+        action: "view".to_owned(),
+        rounds: 20,
+        timeout: Duration::from_secs(10),
+    };
+    let report = authz_loadgen::replication(&config)
+        .await
+        .expect("the rounds run");
+    assert_eq!((report.rounds, report.unseen), (20, 0));
+    assert!(report.visible_us.p50 > 0.0 && report.write_us.p50 > 0.0);
+}
