@@ -657,6 +657,10 @@ impl<'s> Evaluation<'s, '_> {
         if holds(node) {
             return Held::Yes;
         }
+        // No container type of the resource's declares the relation: nothing to walk.
+        if !self.snapshot.policy.schema.inherits(self.type_id, relation) {
+            return Held::No;
+        }
         let ancestry = self.ancestry();
         if ancestry.iter().any(|(_, facts)| holds(facts)) {
             Held::Yes
@@ -678,6 +682,21 @@ impl<'s> Evaluation<'s, '_> {
             .any(|location| location.is(self.type_id, resource))
         {
             return true;
+        }
+        let Some(node) = self.node() else {
+            return false;
+        };
+        // The resource's own containers are at hand; the walk is needed only past them, and
+        // only when the resource can sit in a container of a location's type at all.
+        if node.parents().any(|parent| locations.contains(parent)) {
+            return true;
+        }
+        let schema = &self.snapshot.policy.schema;
+        if !locations
+            .iter()
+            .any(|location| schema.can_sit_in(self.type_id, location.type_id))
+        {
+            return false;
         }
         self.ancestry()
             .iter()

@@ -618,15 +618,18 @@ catalog:
       relations: { parent: { container: folder }, owner: { subject: user } }
       actions: { view: {} }
     file:
-      relations: { folder: { container: folder }, owner: { subject: user } }
-      actions: { view: {}, delete: {} }
+      relations:
+        folder: { container: folder }
+        owner: { subject: user }
+        locker: { subject: user }
+      actions: { view: {}, delete: {}, rename: {} }
 roles:
   - id: owner_view
     role_type: staff
     grants: [ { permission: file.view, scope: "related:owner" } ]
   - id: cleaner
     role_type: staff
-    grants: [ { permission: file.delete } ]
+    grants: [ { permission: file.delete }, { permission: file.rename } ]
 principals: [ { id: olga } ]
 bindings:
   - { id: b-view, principal: olga, role: owner_view }
@@ -636,6 +639,7 @@ constraints:
     description: what someone owns, directly or through a folder, is theirs to keep
     permissions: [file.delete]
     when_related: owner
+  - { id: locked_files_keep_their_names, permissions: [file.rename], when_related: locker }
 "#;
 
 /// `file:f` in `depth` nested folders (`folder:f0` the innermost); the last points back at the
@@ -710,6 +714,15 @@ fn containment_past_the_walk_bound_fails_closed_for_when_related_constraints() {
             );
         }
     }
+    // No folder declares `locker`: it is never held through one, so however deep the folders
+    // go, a constraint on it knows whether it applies.
+    let deep = archive(40, false, None);
+    let locked = patched(&deep, &[Touch("file:f#locker@user:olga")]);
+    check_all(&deep, &[(ask("olga", "file.rename", "f"), Allow)]);
+    check_all(
+        &locked,
+        &[(ask("olga", "file.rename", "f"), Deny(ForbiddenByConstraint))],
+    );
     // An explanation says why the constraint applied.
     let (_, steps) = explain(&archive(40, false, None), &ask("olga", "file.delete", "f"));
     assert!(

@@ -81,12 +81,19 @@ impl NodeFacts {
         !self.parents.is_empty()
     }
 
+    /// The containers it sits in directly.
+    #[inline]
+    pub(crate) fn parents(&self) -> impl Iterator<Item = &NodeKey> {
+        self.parents.iter().map(|(_, parent)| parent)
+    }
+
     /// Whether principal `kind:id` holds `relation` on this node itself.
     #[inline]
     pub(crate) fn holds(&self, relation: RelationId, kind: PrincipalKind, id: &str) -> bool {
         self.subject_at(relation, kind, id).is_ok()
     }
 
+    #[inline]
     fn subject_at(
         &self,
         relation: RelationId,
@@ -273,7 +280,7 @@ impl ResourceGraph {
     }
 
     /// The node `type_id:id`, if any relationship names it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get(&self, type_id: u32, id: &str) -> Option<&NodeFacts> {
         self.shards
             .get(shard_index(self.bits, type_id, id))?
@@ -568,6 +575,11 @@ pub(crate) struct GraphSchema {
     relation_names: Vec<Box<str>>,
     /// Per type id, what each of its relations points at, by relation id.
     targets: Vec<Vec<(RelationId, Target)>>,
+    /// Per type id, the container types its resources can sit in, transitively; sorted.
+    container_types: Vec<Vec<u32>>,
+    /// Per type id, the subject relations its resources can hold through a container: those
+    /// of its container types; sorted. A check walks the containers only for these.
+    inherited: Vec<Vec<RelationId>>,
 }
 
 impl GraphSchema {
@@ -609,7 +621,27 @@ impl GraphSchema {
             }
             type_targets.sort_unstable_by_key(|(relation, _)| *relation);
         }
+        let container_types: Vec<Vec<u32>> = (0..targets.len())
+            .map(|type_id| containers_above(&targets, type_id))
+            .collect();
+        let inherited = container_types
+            .iter()
+            .map(|containers| {
+                let mut held: Vec<RelationId> = containers
+                    .iter()
+                    .filter_map(|container| targets.get(*container as usize))
+                    .flatten()
+                    .filter(|(_, target)| matches!(target, Target::Subject(_)))
+                    .map(|(relation, _)| *relation)
+                    .collect();
+                held.sort_unstable();
+                held.dedup();
+                held
+            })
+            .collect();
         GraphSchema {
+            container_types,
+            inherited,
             catalog: policy.catalog.clone(),
             type_index: catalog.type_index.clone(),
             type_names,
@@ -617,6 +649,23 @@ impl GraphSchema {
             relation_names,
             targets,
         }
+    }
+
+    /// Whether resources of `type_id` can hold `relation` through a container (so a check
+    /// must walk their containers to know).
+    #[inline]
+    pub(crate) fn inherits(&self, type_id: u32, relation: RelationId) -> bool {
+        self.inherited
+            .get(type_id as usize)
+            .is_some_and(|held| held.binary_search(&relation).is_ok())
+    }
+
+    /// Whether resources of `type_id` can sit, transitively, in containers of `container`.
+    #[inline]
+    pub(crate) fn can_sit_in(&self, type_id: u32, container: u32) -> bool {
+        self.container_types
+            .get(type_id as usize)
+            .is_some_and(|types| types.binary_search(&container).is_ok())
     }
 
     pub(crate) fn types(&self) -> usize {
@@ -694,6 +743,25 @@ impl GraphSchema {
             },
         })
     }
+}
+
+/// The container types resources of `type_id` can sit in, transitively (itself only through a
+/// cycle); sorted.
+fn containers_above(targets: &[Vec<(RelationId, Target)>], type_id: usize) -> Vec<u32> {
+    let mut found: Vec<u32> = Vec::new();
+    let mut stack = vec![type_id];
+    while let Some(at) = stack.pop() {
+        for (_, target) in targets.get(at).into_iter().flatten() {
+            if let Target::Container(container) = target
+                && !found.contains(container)
+            {
+                found.push(*container);
+                stack.push(*container as usize);
+            }
+        }
+    }
+    found.sort_unstable();
+    found
 }
 
 /// The `Arc<str>` each subject id is stored as while a graph is built: one per distinct id,
