@@ -57,6 +57,10 @@ struct DatabaseArgs {
     /// Pooled connections to Postgres.
     #[arg(long, env = "AUTHZ_DATABASE_MAX_CONNECTIONS", default_value_t = 10)]
     database_max_connections: u32,
+    /// How long a call waits for a database connection before it fails as unavailable, in
+    /// milliseconds.
+    #[arg(long, env = "AUTHZ_DATABASE_TIMEOUT_MS", default_value_t = 10_000)]
+    database_timeout_ms: u64,
     /// Send every statement unnamed: for a transaction-mode pooler that does not track
     /// prepared statements (PgBouncer before 1.21, or without `max_prepared_statements`).
     #[arg(long, env = "AUTHZ_DATABASE_NO_PREPARED_STATEMENTS")]
@@ -155,6 +159,7 @@ async fn postgres_store(database: &DatabaseArgs, url: &str) -> Result<Arc<PgStor
     let mut options = PgStoreOptions::from_url(url)
         .map_err(|error| error.to_string())?
         .max_connections(database.database_max_connections)
+        .acquire_timeout(Duration::from_millis(database.database_timeout_ms))
         .prepared_statements(!database.no_prepared_statements);
     if let Some(listen) = &database.database_listen_url {
         let listen = listen

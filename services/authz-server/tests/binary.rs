@@ -458,3 +458,51 @@ async fn a_server_killed_mid_import_leaves_nothing_partial() {
         .into_inner();
     assert_eq!(next.revision, after.0 + 1);
 }
+
+/// A database that does not answer at start is retried, with a log line saying so, until it
+/// answers or the server is stopped — never a crash loop, never serving without it.
+#[test]
+fn an_unreachable_database_at_start_is_retried_with_a_log_line() {
+    let mut child = server_binary()
+        .args(["--listen", "127.0.0.1:0"])
+        // Port 1 on loopback: nothing listens there.
+        .args(["--database-url", "postgres://postgres@127.0.0.1:1/authz"])
+        .args(["--database-timeout-ms", "300"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("server starts");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (seen, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = seen.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut retried = 0;
+    while retried < 2 && Instant::now() < deadline {
+        if let Ok(line) = lines.recv_timeout(Duration::from_secs(1))
+            && line.contains("Postgres is unreachable; retrying")
+        {
+            retried += 1;
+        }
+    }
+    let still_running = child.try_wait().expect("wait").is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(retried, 2, "two retries logged");
+    assert!(
+        still_running,
+        "the server keeps retrying rather than exiting"
+    );
+    let mut stdout = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = std::io::Read::read_to_string(&mut out, &mut stdout);
+    }
+    assert!(
+        !stdout.contains("listening on"),
+        "it never served: {stdout}"
+    );
+}
