@@ -3,7 +3,9 @@
 //! Pure by design (no I/O, no async, no clock): a [`TenantPolicy`] compiles into an immutable
 //! [`Snapshot`]; [`Snapshot::check`] turns a [`CheckRequest`] into a [`Decision`], and
 //! [`Snapshot::explain`] does the same while recording every step. Time is a parameter
-//! (`CheckRequest::now`) so tests control it.
+//! (`CheckRequest::now`) so tests control it. A snapshot is patched rather than recompiled when
+//! relationships are written ([`Snapshot::with_relationships`]) or the policy changes
+//! ([`Snapshot::with_policy`]): the new snapshot shares what did not change with the old one.
 
 pub mod admin_catalog;
 pub mod attr;
