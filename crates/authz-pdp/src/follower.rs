@@ -192,6 +192,7 @@ impl Follower {
     /// relationships moved (the platform's staff changed). Anything unexpected — a gap, an
     /// event that does not apply — falls back to loading the tenant whole.
     async fn advance(&self, tenant_id: &str, force_policy: bool) -> Result<(), RegistryError> {
+        let started = std::time::Instant::now();
         let Some(served) = self.registry.get(tenant_id) else {
             return self.reload(tenant_id).await;
         };
@@ -245,6 +246,14 @@ impl Follower {
         };
         match next {
             Ok(snapshot) => {
+                tracing::debug!(
+                    tenant = %tenant_id,
+                    revision = snapshot.revision(),
+                    events = changes.len(),
+                    policy_reloaded = policy_moved,
+                    elapsed_us = started.elapsed().as_micros() as u64,
+                    "caught up"
+                );
                 self.registry.replace(Arc::new(snapshot));
                 Ok(())
             }
