@@ -6,6 +6,7 @@
     reason = "test kit: a setup that fails must stop the test loudly"
 )]
 
+pub mod admin_fixtures;
 pub mod proxy;
 
 use std::net::SocketAddr;

@@ -10,29 +10,19 @@
 use authz_admin::secret_hash;
 use authz_proto::pb;
 use authz_proto::pb::admin_service_client::AdminServiceClient;
+use authz_tests::admin_fixtures::{OPS_SECRET, platform_policy, with_key};
 use authz_tests::{TestServer, check_request, user};
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_types::StatusExt;
 
-const OPS_SECRET: &str = "platform-ops-secret-0123456789abcdef";
 const ADA_SECRET: &str = "acme-admin-secret-0123456789abcdefgh";
 const NURSE_SECRET: &str = "acme-nurse-secret-0123456789abcdefgh";
 const REVOKED_SECRET: &str = "acme-revoked-secret-0123456789abcdef";
 const BETA_SECRET: &str = "beta-admin-secret-0123456789abcdefgh";
 
 fn platform() -> String {
-    format!(
-        r#"
-tenant: {{ id: platform }}
-roles:
-  - {{ id: onboarding, role_type: platform_admin, grants: [{{ permission: "authz.*" }}] }}
-principals:
-  - {{ id: ops, type: service, api_keys: [{{ id: k-ops, scopes: ["authz.*"], secret_hash: "{}" }}] }}
-bindings: [{{ id: pb-ops, principal: ops, role: onboarding }}]
-"#,
-        secret_hash(OPS_SECRET)
-    )
+    platform_policy(OPS_SECRET)
 }
 
 fn clinic(id: &str, admin_secret: &str) -> String {
@@ -72,17 +62,6 @@ async fn server() -> TestServer {
         &clinic("beta", BETA_SECRET),
     ])
     .await
-}
-
-fn with_key<T>(secret: Option<&str>, message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    if let Some(secret) = secret {
-        request.metadata_mut().insert(
-            "authorization",
-            format!("Bearer {secret}").parse().expect("header value"),
-        );
-    }
-    request
 }
 
 async fn admin(server: &TestServer) -> AdminServiceClient<Channel> {

@@ -9,29 +9,17 @@
 
 use std::sync::Arc;
 
-use authz_admin::secret_hash;
 use authz_proto::pb;
 use authz_proto::pb::admin_service_client::AdminServiceClient;
 use authz_store::Store;
 use authz_store_pg::{PgStore, PgStoreOptions};
 use authz_testdb::TestDatabase;
+use authz_tests::admin_fixtures::{self, OPS_SECRET, platform_policy};
 use authz_tests::{TestServer, check_request, test_now, user};
 use tonic::transport::Channel;
 
-const OPS_SECRET: &str = "platform-ops-secret-0123456789abcdef";
-
 fn platform() -> String {
-    format!(
-        r#"
-tenant: {{ id: platform }}
-roles:
-  - {{ id: onboarding, role_type: platform_admin, grants: [{{ permission: "authz.*" }}] }}
-principals:
-  - {{ id: ops, type: service, api_keys: [{{ id: k-ops, scopes: ["authz.*"], secret_hash: "{}" }}] }}
-bindings: [{{ id: pb-ops, principal: ops, role: onboarding }}]
-"#,
-        secret_hash(OPS_SECRET)
-    )
+    platform_policy(OPS_SECRET)
 }
 
 const CLINIC: &str = r#"
@@ -81,12 +69,7 @@ async fn pair() -> Pair {
 }
 
 fn with_key<T>(message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {OPS_SECRET}").parse().expect("header"),
-    );
-    request
+    admin_fixtures::with_key(Some(OPS_SECRET), message)
 }
 
 async fn admin(server: &TestServer) -> AdminServiceClient<Channel> {

@@ -9,7 +9,12 @@
 //!
 //! `cargo run --release -p authz-bench --example large_replica -- target/release/authz-server`
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, reason = "a benchmark program")]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "a benchmark program"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -36,9 +41,13 @@ fn rss_mib(pid: u32) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let server = std::env::args().nth(1).expect("the authz-server binary as first argument");
+    let server = std::env::args()
+        .nth(1)
+        .expect("the authz-server binary as first argument");
     let database = TestDatabase::create().await.expect("a database");
-    let store = PgStore::connect(PgStoreOptions::new(database.options())).await.expect("connect");
+    let store = PgStore::connect(PgStoreOptions::new(database.options()))
+        .await
+        .expect("connect");
     store.migrate().await.expect("migrate");
 
     // An admin able to write the tenant's relationships.
@@ -46,7 +55,10 @@ async fn main() {
     policy.roles.push(Role {
         id: "admin".into(),
         role_type: "admin".into(),
-        grants: vec![Grant { permission: Some("authz.*".into()), ..Grant::default() }],
+        grants: vec![Grant {
+            permission: Some("authz.*".into()),
+            ..Grant::default()
+        }],
         ..Role::default()
     });
     policy.principals.push(Principal {
@@ -68,7 +80,10 @@ async fn main() {
     });
     let tenant_id = policy.tenant.id.clone();
     store
-        .create_tenant(Tenant { id: tenant_id.clone(), ..Tenant::default() })
+        .create_tenant(Tenant {
+            id: tenant_id.clone(),
+            ..Tenant::default()
+        })
         .await
         .expect("create");
     policy.relationships = large::relationships().collect();
@@ -79,7 +94,10 @@ async fn main() {
         policy.relationships.len()
     );
     let started = Instant::now();
-    let report = store.import_policy(policy.clone(), ImportOptions::default()).await.expect("import");
+    let report = store
+        .import_policy(policy.clone(), ImportOptions::default())
+        .await
+        .expect("import");
     println!(
         "ImportPolicy, first (store: validate, compile, diff, write): {:.2} s ({} relationships added)",
         started.elapsed().as_secs_f64(),
@@ -87,7 +105,10 @@ async fn main() {
     );
     policy.relationships.pop();
     let started = Instant::now();
-    let report = store.import_policy(policy.clone(), ImportOptions::default()).await.expect("re-import");
+    let report = store
+        .import_policy(policy.clone(), ImportOptions::default())
+        .await
+        .expect("re-import");
     println!(
         "ImportPolicy, again with one relationship less: {:.2} s ({} removed)",
         started.elapsed().as_secs_f64(),
@@ -122,7 +143,9 @@ async fn main() {
             let _ = logged.send(line);
         }
     });
-    let address = address.recv_timeout(Duration::from_secs(300)).expect("the replica serves");
+    let address = address
+        .recv_timeout(Duration::from_secs(300))
+        .expect("the replica serves");
     let cold = started.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
     println!(
@@ -170,7 +193,11 @@ async fn main() {
                         ..Default::default()
                     }),
                     action: "view".into(),
-                    resource: Some(pb::ResourceRef { r#type: "patient".into(), id: "p17".into(), attributes: Default::default() }),
+                    resource: Some(pb::ResourceRef {
+                        r#type: "patient".into(),
+                        id: "p17".into(),
+                        attributes: Default::default(),
+                    }),
                     ..Default::default()
                 })
                 .await
@@ -187,7 +214,8 @@ async fn main() {
         if std::env::var_os("SHOW_LOG").is_some() {
             eprintln!("{line}");
         }
-        if line.contains("caught up") && line.contains("\"policy_reloaded\":false")
+        if line.contains("caught up")
+            && line.contains("\"policy_reloaded\":false")
             && let Some(value) = line.split("\"elapsed_us\":").nth(1)
             && let Some(us) = value
                 .split(|c: char| !c.is_ascii_digit())
@@ -199,12 +227,29 @@ async fn main() {
     }
     let summary = |values: &mut Vec<f64>| {
         values.sort_by(f64::total_cmp);
-        let at = |q: f64| values.get(((values.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0.0);
-        format!("p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs ({} writes)", at(0.5), at(0.99), at(1.0), values.len())
+        let at = |q: f64| {
+            values
+                .get(((values.len() as f64 - 1.0) * q).round() as usize)
+                .copied()
+                .unwrap_or(0.0)
+        };
+        format!(
+            "p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs ({} writes)",
+            at(0.5),
+            at(0.99),
+            at(1.0),
+            values.len()
+        )
     };
-    println!("one relationship write applied by the replica (feed read + patch, no recompilation): {}", summary(&mut applied));
+    println!(
+        "one relationship write applied by the replica (feed read + patch, no recompilation): {}",
+        summary(&mut applied)
+    );
     println!("write → visible on the replica: {}", summary(&mut visible));
-    println!("replica resident memory after the writes: {:.0} MiB", rss_mib(child.id()));
+    println!(
+        "replica resident memory after the writes: {:.0} MiB",
+        rss_mib(child.id())
+    );
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -117,10 +117,7 @@ async fn the_health_floor_is_measured_on_the_same_endpoint() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replication_rounds_see_every_write() {
     let secret = "loadgen-platform-secret-0123456789abcdef";
-    let platform = format!(
-        "tenant: {{ id: platform }}\nroles: [{{ id: ops, role_type: ops, grants: [{{ permission: \"authz.*\" }}] }}]\nprincipals: [{{ id: ops, type: service, api_keys: [{{ id: k, scopes: [\"authz.*\"], secret_hash: \"{}\" }}] }}]\nbindings: [{{ id: b, principal: ops, role: ops }}]\n",
-        authz_admin::secret_hash(secret)
-    );
+    let platform = authz_tests::admin_fixtures::platform_policy(secret);
     let server = TestServer::start(&[&platform, authz_server::DEMO_POLICY]).await;
     let address = format!("http://{}", server.address);
     let config = authz_loadgen::ReplicationConfig {

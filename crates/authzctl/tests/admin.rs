@@ -36,10 +36,7 @@ async fn authzctl(server: &TestServer, key: Option<&str>, args: &[&str]) -> (i32
 }
 
 fn platform() -> String {
-    format!(
-        "tenant: {{ id: platform }}\nroles: [{{ id: ops, role_type: ops, grants: [{{ permission: \"authz.*\" }}] }}]\nprincipals: [{{ id: ops, type: service, api_keys: [{{ id: k, scopes: [\"authz.*\"], secret_hash: \"{}\" }}] }}]\nbindings: [{{ id: b, principal: ops, role: ops }}]\n",
-        authz_admin::secret_hash(SECRET)
-    )
+    authz_tests::admin_fixtures::platform_policy(SECRET)
 }
 
 const CLINIC: &str = r#"
