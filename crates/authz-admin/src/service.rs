@@ -167,10 +167,7 @@ impl<C: Clock> Admin<C> {
                 format!("cannot authorise the call: {message}"),
             ))),
             Reason::TenantUnknown if self.store.tenant(target).await?.is_none() => {
-                Err(AdminError::Store(StoreError::NotFound {
-                    what: "tenant",
-                    id: target.to_owned(),
-                }))
+                Err(AdminError::Store(no_tenant(target)))
             }
             _ => Err(AdminError::PermissionDenied(format!(
                 "`{}` may not {} on tenant `{target}` ({}: {message})",
@@ -201,7 +198,7 @@ impl<C: Clock> Admin<C> {
             .store
             .tenant(&id)
             .await?
-            .ok_or(StoreError::NotFound { what: "tenant", id })?;
+            .ok_or_else(|| no_tenant(&id))?;
         Ok((record, revision))
     }
 
@@ -212,14 +209,7 @@ impl<C: Clock> Admin<C> {
     ) -> Result<TenantRecord, AdminError> {
         self.authorize(actor, tenant_id, AdminAction::ReadTenant)
             .await?;
-        Ok(self
-            .store
-            .tenant(tenant_id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound {
-                what: "tenant",
-                id: tenant_id.to_owned(),
-            })?)
+        self.get_record(tenant_id).await
     }
 
     pub async fn list_tenants(
@@ -267,10 +257,7 @@ impl<C: Clock> Admin<C> {
             .store
             .load_tenant(tenant_id)
             .await?
-            .ok_or_else(|| StoreError::NotFound {
-                what: "tenant",
-                id: tenant_id.to_owned(),
-            })?)
+            .ok_or_else(|| no_tenant(tenant_id))?)
     }
 
     pub async fn write_relationships(
@@ -304,10 +291,14 @@ impl<C: Clock> Admin<C> {
             .store
             .tenant(tenant_id)
             .await?
-            .ok_or_else(|| StoreError::NotFound {
-                what: "tenant",
-                id: tenant_id.to_owned(),
-            })?)
+            .ok_or_else(|| no_tenant(tenant_id))?)
+    }
+}
+
+fn no_tenant(tenant_id: &str) -> StoreError {
+    StoreError::NotFound {
+        what: "tenant",
+        id: tenant_id.to_owned(),
     }
 }
 
