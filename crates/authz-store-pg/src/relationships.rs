@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use authz_core::model::{Catalog, Relationship};
 use authz_store::{
-    Cursor, MAX_RELATIONSHIP_EVENTS, Page, PageRequest, RelationshipFilter, RelationshipOp,
+    MAX_RELATIONSHIP_EVENTS, Page, PageRequest, RelationshipFilter, RelationshipOp,
     RelationshipPage, RelationshipWrite, StoreError, relationship_key, validate,
 };
 
@@ -144,16 +144,7 @@ pub(crate) async fn read(
 ) -> Result<RelationshipPage, StoreError> {
     validate::tenant_id("tenant_id", tenant_id)?;
     validate::relationship_filter(filter)?;
-    let after = match &page.cursor {
-        None => None,
-        Some(cursor) if cursor.parts().len() == 5 => Some(cursor.parts()),
-        Some(_) => {
-            return Err(StoreError::invalid_input(
-                "page.cursor",
-                "is not a cursor of this listing",
-            ));
-        }
-    };
+    let after = page.after(5)?;
     let limit = page.limit();
 
     // Only the filters given become conditions, so each combination is its own statement
@@ -201,17 +192,9 @@ pub(crate) async fn read(
         .await
         .map_err(unavailable)?;
     tx.commit().await?;
-    let mut items: Vec<Relationship> = rows.into_iter().map(from_row).collect();
-    let next = if items.len() > limit {
-        items.truncate(limit);
-        items
-            .last()
-            .map(|last| Cursor::after(relationship_key(last)))
-    } else {
-        None
-    };
+    let items = rows.into_iter().map(from_row).collect();
     Ok(RelationshipPage {
-        page: Page { items, next },
+        page: Page::from_overfetch(items, limit, relationship_key),
         revision: record.revision,
     })
 }

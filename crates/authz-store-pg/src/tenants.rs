@@ -2,7 +2,7 @@
 
 use authz_core::TenantPolicy;
 use authz_core::model::{PLATFORM_TENANT_ID, Tenant, TenantStatus};
-use authz_store::{ChangeEvent, Cursor, Page, PageRequest, StoreError, TenantRecord, validate};
+use authz_store::{ChangeEvent, Page, PageRequest, StoreError, TenantRecord, validate};
 
 use crate::error::{is_unique_violation, unavailable};
 use crate::rows::{self, parse_tenant_status, tenant_status};
@@ -98,18 +98,7 @@ pub(crate) async fn list(
     begin: Begin<'_>,
     page: &PageRequest,
 ) -> Result<Page<TenantRecord>, StoreError> {
-    let after = match &page.cursor {
-        None => None,
-        Some(cursor) => match cursor.parts() {
-            [last] => Some(last.clone()),
-            _ => {
-                return Err(StoreError::invalid_input(
-                    "page.cursor",
-                    "is not a cursor of this listing",
-                ));
-            }
-        },
-    };
+    let after = page.after(1)?.and_then(|parts| parts.first().cloned());
     let limit = page.limit();
     let mut tx = begin.all_tenants().await?;
     let rows: Vec<TenantRow> = tx
@@ -125,19 +114,13 @@ pub(crate) async fn list(
         .await
         .map_err(unavailable)?;
     tx.commit().await?;
-    let mut items = rows
+    let items = rows
         .into_iter()
         .map(record)
         .collect::<Result<Vec<_>, _>>()?;
-    let next = if items.len() > limit {
-        items.truncate(limit);
-        items
-            .last()
-            .map(|last| Cursor::after(vec![last.tenant.id.clone()]))
-    } else {
-        None
-    };
-    Ok(Page { items, next })
+    Ok(Page::from_overfetch(items, limit, |last| {
+        vec![last.tenant.id.clone()]
+    }))
 }
 
 pub(crate) async fn create(begin: Begin<'_>, tenant: Tenant) -> Result<u64, StoreError> {

@@ -11,7 +11,7 @@ use authz_core::model::{PLATFORM_TENANT_ID, Relationship, Tenant, TenantStatus};
 use tokio::sync::{RwLock, broadcast};
 
 use crate::diff::{MAX_RELATIONSHIP_EVENTS, PolicyDiff, relationship_delta};
-use crate::page::{Cursor, Page, PageRequest};
+use crate::page::{Page, PageRequest};
 use crate::records::{
     Change, ChangeEvent, ChangeFeed, Committed, ImportOptions, ImportReport, KeyOwner,
     RelationshipFilter, RelationshipOp, RelationshipPage, RelationshipWrite, StoredTenant,
@@ -96,18 +96,6 @@ fn record(entry: &Entry) -> TenantRecord {
     TenantRecord {
         tenant: entry.policy.tenant.clone(),
         revision: entry.revision,
-    }
-}
-
-/// The cursor of a page request, which must have `parts` parts.
-fn cursor_parts(page: &PageRequest, parts: usize) -> Result<Option<&[String]>, StoreError> {
-    match &page.cursor {
-        None => Ok(None),
-        Some(cursor) if cursor.parts().len() == parts => Ok(Some(cursor.parts())),
-        Some(_) => Err(StoreError::invalid_input(
-            "page.cursor",
-            "is not a cursor of this listing",
-        )),
     }
 }
 
@@ -270,28 +258,21 @@ impl Store for InMemoryStore {
     }
 
     async fn list_tenants(&self, page: &PageRequest) -> Result<Page<TenantRecord>, StoreError> {
-        let after = cursor_parts(page, 1)?;
+        let after = page.after(1)?;
         let inner = self.inner.read().await;
         let start = match after {
             Some([last]) => Bound::Excluded(last.clone()),
             _ => Bound::Unbounded,
         };
-        let mut items: Vec<TenantRecord> = inner
+        let items = inner
             .range((start, Bound::Unbounded))
             .filter(|(id, _)| *id != PLATFORM_TENANT_ID)
             .take(page.limit() + 1)
             .map(|(_, entry)| record(entry))
             .collect();
-        let next = (items.len() > page.limit()).then(|| {
-            items.truncate(page.limit());
-            items
-                .last()
-                .map(|last| Cursor::after(vec![last.tenant.id.clone()]))
-        });
-        Ok(Page {
-            items,
-            next: next.flatten(),
-        })
+        Ok(Page::from_overfetch(items, page.limit(), |last| {
+            vec![last.tenant.id.clone()]
+        }))
     }
 
     async fn import_policy(
@@ -399,7 +380,7 @@ impl Store for InMemoryStore {
     ) -> Result<RelationshipPage, StoreError> {
         validate::tenant_id("tenant_id", tenant_id)?;
         validate::relationship_filter(filter)?;
-        let after = cursor_parts(page, 5)?;
+        let after = page.after(5)?;
         let inner = self.inner.read().await;
         let entry = inner.get(tenant_id).ok_or_else(|| not_found(tenant_id))?;
         let start = match after {
@@ -421,23 +402,16 @@ impl Store for InMemoryStore {
             _ => Bound::Unbounded,
         };
         let limit = page.limit();
-        let mut items: Vec<Relationship> = entry
+        let items = entry
             .relationships
             .range((start, Bound::Unbounded))
             .filter(|relationship| filter.matches(relationship))
             .take(limit + 1)
             .cloned()
             .collect();
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items
-                .last()
-                .map(|last| Cursor::after(relationship_key(last)))
-        } else {
-            None
-        };
+        let page = Page::from_overfetch(items, limit, relationship_key);
         Ok(RelationshipPage {
-            page: Page { items, next },
+            page,
             revision: entry.revision,
         })
     }

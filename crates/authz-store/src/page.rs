@@ -29,6 +29,37 @@ impl PageRequest {
             size => size.min(MAX_PAGE_SIZE),
         }
     }
+
+    /// The key parts of the cursor to read after (`None`: the first page), which must be a
+    /// cursor of a listing whose keys have `parts` parts.
+    pub fn after(&self, parts: usize) -> Result<Option<&[String]>, crate::StoreError> {
+        match &self.cursor {
+            None => Ok(None),
+            Some(cursor) if cursor.parts().len() == parts => Ok(Some(cursor.parts())),
+            Some(_) => Err(crate::StoreError::invalid_input(
+                "page.cursor",
+                "is not a cursor of this listing",
+            )),
+        }
+    }
+}
+
+impl<T> Page<T> {
+    /// The page of `items`, read as up to `limit + 1` rows in key order: one more than `limit`
+    /// means there is a next page, which starts after the last item kept.
+    pub fn from_overfetch(
+        mut items: Vec<T>,
+        limit: usize,
+        key: impl FnOnce(&T) -> Vec<String>,
+    ) -> Page<T> {
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|last| Cursor::after(key(last)))
+        } else {
+            None
+        };
+        Page { items, next }
+    }
 }
 
 /// One page of results and where the next one starts (`None`: this was the last).
@@ -119,6 +150,16 @@ mod tests {
                 "{text:.20} as {parts} parts"
             );
         }
+    }
+
+    #[test]
+    fn a_page_read_one_past_its_limit_has_a_next() {
+        let key = |n: &u32| vec![n.to_string()];
+        let full = Page::from_overfetch(vec![1, 2, 3], 2, key);
+        assert_eq!(full.items, [1, 2]);
+        assert_eq!(full.next, Some(Cursor::after(vec!["2".into()])));
+        let last = Page::from_overfetch(vec![1, 2], 2, key);
+        assert_eq!((last.items, last.next), (vec![1, 2], None));
     }
 
     #[test]
